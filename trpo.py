@@ -1,0 +1,178 @@
+"""First-order TRPO with GAE over whole trials, as RL² ran it (paper §2.4, reference card).
+
+RL²'s outer loop ("slow RL") maximises the expected total discounted reward of a *trial*: n
+episodes on one sampled MDP, with the GRU state carried across episodes. Two things follow:
+
+1. GAE(gamma, lambda) (Schulman et al. 2016) runs across episode boundaries inside a trial and
+   stops only where the trial ends (`trial_end`). Cutting it at episode ends is the most common
+   bug in public RL² code: it removes the reward for exploring in episode 1 and exploiting in 2.
+2. The policy is updated the way the authors' "first-order TRPO" did: a clipped-ratio surrogate
+   (clip 0.1) optimised with Adam for several epochs over minibatches of whole trials (so the
+   recurrent state is replayed from each trial's true start), keeping the best iterate whose mean
+   KL to the old policy is <= delta; if no epoch stayed inside the trust region, backtrack on the
+   line between old and new parameters (ratio 0.5, at most 10 tries) until mean KL <= delta.
+   The trust-region constraint of TRPO (Schulman et al. 2015, eq. 12) is thus enforced on the
+   whole batch, while the search direction comes from first-order steps.
+
+A recurrent value baseline is fitted by regression on the GAE returns in the same minibatch steps.
+
+The agent is any module called as `agent(obs, h0, reset, need_value)` -> (logits (T,B,A),
+values (T,B) or None, h_T) over whole sequences; see gru.RecurrentAgent.
+
+    python trpo.py        # checks GAE against a naive loop and runs one update on a toy problem
+"""
+import torch
+import torch.nn as nn
+
+
+def gae(rewards, values, trial_end, gamma, lam, last_value=None):
+    """Generalised advantage estimation over (T, B) arrays of rewards and value predictions.
+
+    trial_end[t, b] = 1 where step t is the last step of a trial: nothing flows back across it.
+    Episode ends inside a trial are *not* cut (the objective is the whole trial's return).
+    last_value (B,) bootstraps the step after T for trials still running when the buffer ends
+    (0 where the buffer ends exactly at a trial's end). Returns (advantages, returns)."""
+    T = rewards.shape[0]
+    adv = torch.zeros_like(rewards)
+    next_value = torch.zeros_like(rewards[0]) if last_value is None else last_value
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(T)):
+        not_end = 1.0 - trial_end[t].to(rewards.dtype)
+        delta = rewards[t] + gamma * next_value * not_end - values[t]
+        running = delta + gamma * lam * not_end * running
+        adv[t] = running
+        next_value = values[t]
+    return adv, adv + values
+
+
+def categorical_kl(logits_old, logits_new):
+    """KL(pi_old || pi_new) per step, for categorical policies given as logits."""
+    logp_old = torch.log_softmax(logits_old, -1)
+    logp_new = torch.log_softmax(logits_new, -1)
+    return (logp_old.exp() * (logp_old - logp_new)).sum(-1)
+
+
+def entropy(logits):
+    logp = torch.log_softmax(logits, -1)
+    return -(logp.exp() * logp).sum(-1)
+
+
+def explained_variance(pred, target):
+    var = target.var()
+    return float("nan") if var == 0 else (1 - (target - pred).var() / var).item()
+
+
+def _flat(params):
+    return torch.cat([p.detach().reshape(-1) for p in params])
+
+
+def _assign(params, flat):
+    i = 0
+    with torch.no_grad():
+        for p in params:
+            p.copy_(flat[i:i + p.numel()].view_as(p))
+            i += p.numel()
+
+
+def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, trials_per_minibatch=32,
+           max_kl=0.01, backtrack_ratio=0.5, max_backtracks=10, vf_coef=1.0, ent_coef=0.0,
+           max_grad_norm=None, generator=None):
+    """One outer-loop iteration of first-order TRPO on a batch of whole trials.
+
+    batch: dict of tensors shaped (T, B, ...): obs, actions, logits (the rollout policy's logits),
+    advantages, returns, reset; and h0 (B, ...), the recurrent state at t = 0 of each column.
+    policy_params: the parameters that define the policy (the trust region and backtracking act on
+    them); default all parameters, as for a network shared by policy and value. With a separate
+    value network, pass only the policy's and the value network keeps its fitted weights.
+    Returns a dict of diagnostics."""
+    params = list(agent.parameters()) if policy_params is None else list(policy_params)
+    obs, actions, old_logits = batch["obs"], batch["actions"], batch["logits"]
+    reset, h0, returns = batch["reset"], batch["h0"], batch["returns"]
+    adv = batch["advantages"]
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    old_logp_all = torch.log_softmax(old_logits, -1)
+    old_logp = old_logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    B = obs.shape[1]
+
+    def evaluate_policy():
+        """Mean KL to the old policy and the unclipped surrogate mean(ratio * A) on the whole batch."""
+        with torch.no_grad():
+            logits, _, _ = agent(obs, h0, reset, need_value=False)
+            logp = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+            surr = (torch.exp(logp - old_logp) * adv).mean().item()
+            return categorical_kl(old_logits, logits).mean().item(), surr, entropy(logits).mean().item()
+
+    theta_old = _flat(params)
+    best_surr, best_theta, best_epoch = (adv.mean().item(), theta_old, 0)  # ratio = 1 at theta_old
+    stats = {"pg_loss": 0.0, "v_loss": 0.0, "clipfrac": 0.0}
+    n_mb = 0
+    for epoch in range(1, epochs + 1):
+        perm = torch.randperm(B, generator=generator)
+        for start in range(0, B, trials_per_minibatch):
+            mb = perm[start:start + trials_per_minibatch]  # whole trials: columns of the (T, B) buffer
+            logits, values, _ = agent(obs[:, mb], h0[mb], reset[:, mb], need_value=True)
+            logp = torch.log_softmax(logits, -1).gather(-1, actions[:, mb].unsqueeze(-1)).squeeze(-1)
+            ratio = torch.exp(logp - old_logp[:, mb])
+            a = adv[:, mb]
+            pg_loss = -torch.min(ratio * a, torch.clamp(ratio, 1 - clip, 1 + clip) * a).mean()
+            v_loss = 0.5 * ((values - returns[:, mb]) ** 2).mean()
+            loss = pg_loss + vf_coef * v_loss
+            if ent_coef:
+                loss = loss - ent_coef * entropy(logits).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if max_grad_norm:
+                nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
+            optimizer.step()
+            stats["pg_loss"] += pg_loss.item()
+            stats["v_loss"] += v_loss.item()
+            stats["clipfrac"] += ((ratio - 1).abs() > clip).float().mean().item()
+            n_mb += 1
+        kl, surr, _ = evaluate_policy()
+        if kl <= max_kl and surr > best_surr:
+            best_surr, best_theta, best_epoch = surr, _flat(params), epoch
+
+    # Keep the best iterate inside the trust region; if none, backtrack from the last iterate.
+    backtracks = 0
+    if best_epoch == 0:
+        theta_new = _flat(params)
+        for backtracks in range(1, max_backtracks + 1):
+            _assign(params, theta_old + backtrack_ratio ** backtracks * (theta_new - theta_old))
+            kl, surr, _ = evaluate_policy()
+            if kl <= max_kl:
+                break
+        else:
+            _assign(params, theta_old)  # nothing inside the trust region: keep the old policy
+            backtracks = max_backtracks + 1
+    else:
+        _assign(params, best_theta)
+    kl, surr, ent = evaluate_policy()
+    with torch.no_grad():
+        _, values, _ = agent(obs, h0, reset, need_value=True)
+    return {"kl": kl, "entropy": ent, "surrogate": surr, "surrogate_old": adv.mean().item(),
+            "epoch_kept": best_epoch, "backtracks": backtracks,
+            "clipfrac": stats["clipfrac"] / n_mb, "pg_loss": stats["pg_loss"] / n_mb,
+            "v_loss": stats["v_loss"] / n_mb, "explained_variance": explained_variance(values, returns)}
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    T, B = 6, 4
+    r, v = torch.randn(T, B), torch.randn(T, B)
+    end = torch.zeros(T, B)
+    end[2, 0] = 1
+    end[-1] = 1
+    a, _ = gae(r, v, end, 0.99, 0.3)
+    naive = torch.zeros(T, B)
+    for b in range(B):
+        for t in range(T):
+            discount, s = 1.0, t
+            while True:
+                nv = 0.0 if end[s, b] else v[s + 1, b]
+                naive[t, b] += discount * (r[s, b] + 0.99 * nv - v[s, b])
+                if end[s, b]:
+                    break
+                discount *= 0.99 * 0.3
+                s += 1
+    print(f"GAE vs naive loop: max abs difference {(a - naive).abs().max().item():.1e}")
