@@ -229,11 +229,27 @@ CSV_FIELDS = ["iteration", "steps", "seconds", "steps_per_s", "trial_reward", "n
               "clipfrac", "explained_variance", "backtracks", "epoch_kept", "v_loss"]
 
 
+def seed_for(*keys):
+    """A seed per (run seed, rank, iteration): each iteration's randomness is a function of its
+    index alone, so a resumed run continues exactly as an uninterrupted one, and each torchrun
+    process collects different trials."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
 if __name__ == "__main__":
     args = parse_args()
     torch.set_num_threads(args.threads)
+    # Data parallel under torchrun (gloo on CPU, nccl on GPU): every process collects its share of
+    # the trials, trpo.update averages gradients and statistics, so parameters stay identical.
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    if world > 1:
+        if args.trials_per_iter % world:
+            sys.exit(f"error: --trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
+        if args.device.startswith("cuda"):
+            args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count()}"
+        torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
     device = torch.device(args.device)
-    torch.manual_seed(args.seed)
+    torch.manual_seed(args.seed)  # same initial parameters in every process
     agent = RecurrentAgent(args.k + 2, args.k, args.hidden).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
 
@@ -244,66 +260,74 @@ if __name__ == "__main__":
         print_row(rows, args, hyper)
         sys.exit(0)
 
-    os.makedirs(args.out, exist_ok=True)
+    log = rank == 0  # only rank 0 prints and writes files
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     csv_path = os.path.join(args.out, "progress.csv")
-    gen = torch.Generator().manual_seed(args.seed)
     # Gittins' mean on reference instances (disjoint seed) normalises progress as the paper's Fig. 2.
     ref_probs = sample_bandits(2000, args.k, torch.Generator().manual_seed(args.seed + 2_000_003)).numpy()
     random_ref = args.n / 2
     gittins_ref = float(baselines.run_bandit_baselines(ref_probs.astype(np.float64), args.n, seed=args.seed,
-                                                       tune=False)[0]["Gittins"].mean())
+                                                       tune=False)[0]["Gittins"].mean()) if log else 0.0
     iteration, steps, seconds = 0, 0, 0.0
+    kept = []
     if args.resume:
         ckpt = load_checkpoint(ckpt_path, args)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        gen.set_state(ckpt["generator"])
-        torch.set_rng_state(ckpt["torch_rng"])
         iteration, steps, seconds = ckpt["iteration"], ckpt["steps"], ckpt["seconds"]
-        with open(csv_path) as f:  # drop rows logged after the checkpoint so none is duplicated
-            kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
-        print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
-    else:
-        kept = []
-    with open(csv_path, "w", newline="") as f:
-        w = csv.DictWriter(f, CSV_FIELDS)
-        w.writeheader()
-        w.writerows(kept)
+        if log and os.path.isfile(csv_path):  # drop rows logged after the checkpoint: none is duplicated
+            with open(csv_path) as f:
+                kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
+            print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
+    if log:
+        os.makedirs(args.out, exist_ok=True)
+        with open(csv_path, "w", newline="") as f:
+            w = csv.DictWriter(f, CSV_FIELDS)
+            w.writeheader()
+            w.writerows(kept)
 
     def state():
         return {"experiment": EXPERIMENT, "k": args.k, "n": args.n, "hidden": args.hidden,
-                "agent": agent.state_dict(), "optimizer": optimizer.state_dict(), "generator": gen.get_state(),
-                "torch_rng": torch.get_rng_state(), "iteration": iteration, "steps": steps, "seconds": seconds,
+                "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
     interrupted = []
     signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))  # finish the iteration, then save
     signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
-    print(f"RL² bandit k={args.k} n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
-          f"({args.trials_per_iter * args.n} steps) per iteration, GRU {args.hidden}, device {device}, "
-          f"threads {args.threads}; Gittins reference {gittins_ref:.3f}, random {random_ref:.3f}")
-    trial_end = torch.zeros(args.n, args.trials_per_iter, device=device)
+    B = args.trials_per_iter // world
+    if log:
+        print(f"RL² bandit k={args.k} n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
+              f"({args.trials_per_iter * args.n} steps) per iteration, GRU {args.hidden}, device {device}, "
+              f"{world} process(es) x {args.threads} thread(s); Gittins reference {gittins_ref:.3f}, "
+              f"random {random_ref:.3f}", flush=True)
+    trial_end = torch.zeros(args.n, B, device=device)
     trial_end[-1] = 1  # GAE runs across the n episodes and stops only at the trial's end
-    reset = torch.zeros(args.n, args.trials_per_iter, device=device)
-    while steps < args.total_timesteps and not interrupted:
+    reset = torch.zeros(args.n, B, device=device)
+    while steps < args.total_timesteps:
+        stop = trpo.all_mean(torch.tensor(float(bool(interrupted)))).item() > 0  # all processes stop together
+        if stop:
+            break
         t0 = time.perf_counter()
-        probs = sample_bandits(args.trials_per_iter, args.k, gen, device)
+        gen = torch.Generator().manual_seed(seed_for(args.seed, rank, iteration))
+        probs = sample_bandits(B, args.k, gen, device)
         rewards, batch = play(agent, probs, args.n, gen, store=True)
         adv, ret = trpo.gae(rewards, batch["values"], trial_end, args.gamma, args.lam)
-        batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(args.trials_per_iter, device))
+        batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
         info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                            epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
                            ent_coef=args.ent_coef, generator=gen)
         if not all(math.isfinite(info[key]) for key in ("kl", "pg_loss", "v_loss")):
             sys.exit(f"error: non-finite loss at iteration {iteration + 1}; last good checkpoint: {ckpt_path}")
         iteration += 1
-        steps += rewards.numel()
+        steps += rewards.numel() * world
         dt = time.perf_counter() - t0
         seconds += dt
-        trial_reward = rewards.sum(0).mean().item()
+        trial_reward = trpo.all_mean(rewards.sum(0).mean()).item()
+        if not log:
+            continue
         row = {"iteration": iteration, "steps": steps, "seconds": round(seconds, 2),
-               "steps_per_s": round(rewards.numel() / dt), "trial_reward": round(trial_reward, 4),
+               "steps_per_s": round(rewards.numel() * world / dt), "trial_reward": round(trial_reward, 4),
                "normalized": round((trial_reward - random_ref) / (gittins_ref - random_ref), 4),
                "kl": round(info["kl"], 5), "entropy": round(info["entropy"], 4),
                "clipfrac": round(info["clipfrac"], 4), "explained_variance": round(info["explained_variance"], 4),
@@ -316,22 +340,28 @@ if __name__ == "__main__":
               flush=True)
         if iteration % args.checkpoint_every == 0:
             save_checkpoint(ckpt_path, state())
+    if not log:
+        torch.distributed.destroy_process_group()
+        sys.exit(0)
     save_checkpoint(ckpt_path, state())
+    if world > 1:
+        torch.distributed.destroy_process_group()
     if interrupted:
         sys.exit(f"interrupted at iteration {iteration}; resume with: python rl2_bandit.py --k {args.k} "
                  f"--n {args.n} --resume {args.out}")
     plot_curve(csv_path, os.path.join(args.out, "learning_curve.png"), args)
 
     rows, hyper, _ = evaluate(agent, args, device)
-    print_row(rows, args, hyper)
+    best = print_row(rows, args, hyper)
     results = {"experiment": EXPERIMENT, "k": args.k, "n": args.n, "seed": args.seed, "steps": steps,
-               "seconds": round(seconds, 1), "device": str(device), "threads": args.threads,
-               "eval_instances": args.eval_instances,
+               "iterations": iteration, "seconds": round(seconds, 1), "device": str(device), "processes": world,
+               "threads": args.threads, "eval_instances": args.eval_instances,
                "rows": {m: {"mean": float(x.mean()), "stderr": float(x.std(ddof=1) / math.sqrt(len(x)))}
                         for m, x in rows.items()},
+               "best_or_not_significantly_worse": sorted(best),
                "hyperparameters": {m: str(v) for m, v in hyper.items()},
                "bayes_optimal": baselines.bayes_optimal_bandit(args.k, args.n),
-               "paper": {m: v for m, v in baselines.PAPER_TABLE1.get((args.n, args.k), {}).items()}}
+               "paper": dict(baselines.PAPER_TABLE1.get((args.n, args.k), {}))}
     tmp = os.path.join(args.out, "results.json.tmp")
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)

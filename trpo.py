@@ -22,7 +22,22 @@ values (T,B) or None, h_T) over whole sequences; see gru.RecurrentAgent.
     python trpo.py        # checks GAE against a naive loop and runs one update on a toy problem
 """
 import torch
+import torch.distributed as dist
 import torch.nn as nn
+
+
+def distributed():
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def all_mean(x):
+    """Average a tensor over data-parallel processes (torchrun); identity in a single process.
+    Each process holds an equal share of the trials, so the mean of means is the global mean."""
+    if distributed():
+        x = x.clone()
+        dist.all_reduce(x)
+        x /= dist.get_world_size()
+    return x
 
 
 def gae(rewards, values, trial_end, gamma, lam, last_value=None):
@@ -89,7 +104,8 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
     obs, actions, old_logits = batch["obs"], batch["actions"], batch["logits"]
     reset, h0, returns = batch["reset"], batch["h0"], batch["returns"]
     adv = batch["advantages"]
-    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    moments = all_mean(torch.stack([adv.mean(), adv.square().mean()]))  # normalise with global statistics
+    adv = (adv - moments[0]) / ((moments[1] - moments[0] ** 2).clamp(min=0).sqrt() + 1e-8)
     old_logp_all = torch.log_softmax(old_logits, -1)
     old_logp = old_logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     B = obs.shape[1]
@@ -99,11 +115,12 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
         with torch.no_grad():
             logits, _, _ = agent(obs, h0, reset, need_value=False)
             logp = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-            surr = (torch.exp(logp - old_logp) * adv).mean().item()
-            return categorical_kl(old_logits, logits).mean().item(), surr, entropy(logits).mean().item()
+            stats = all_mean(torch.stack([categorical_kl(old_logits, logits).mean(),
+                                          (torch.exp(logp - old_logp) * adv).mean(), entropy(logits).mean()]))
+            return stats[0].item(), stats[1].item(), stats[2].item()
 
     theta_old = _flat(params)
-    best_surr, best_theta, best_epoch = (adv.mean().item(), theta_old, 0)  # ratio = 1 at theta_old
+    best_surr, best_theta, best_epoch = (all_mean(adv.mean()).item(), theta_old, 0)  # ratio = 1 at theta_old
     stats = {"pg_loss": 0.0, "v_loss": 0.0, "clipfrac": 0.0}
     n_mb = 0
     for epoch in range(1, epochs + 1):
@@ -121,6 +138,13 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
                 loss = loss - ent_coef * entropy(logits).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if distributed():  # data parallel: every process applies the same averaged gradient
+                grads = [p.grad for p in agent.parameters() if p.grad is not None]
+                flat = all_mean(torch.cat([g.reshape(-1) for g in grads]))
+                i = 0
+                for g in grads:
+                    g.copy_(flat[i:i + g.numel()].view_as(g))
+                    i += g.numel()
             if max_grad_norm:
                 nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
             optimizer.step()
@@ -149,7 +173,7 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
     kl, surr, ent = evaluate_policy()
     with torch.no_grad():
         _, values, _ = agent(obs, h0, reset, need_value=True)
-    return {"kl": kl, "entropy": ent, "surrogate": surr, "surrogate_old": adv.mean().item(),
+    return {"kl": kl, "entropy": ent, "surrogate": surr, "surrogate_old": all_mean(adv.mean()).item(),
             "epoch_kept": best_epoch, "backtracks": backtracks,
             "clipfrac": stats["clipfrac"] / n_mb, "pg_loss": stats["pg_loss"] / n_mb,
             "v_loss": stats["v_loss"] / n_mb, "explained_variance": explained_variance(values, returns)}
