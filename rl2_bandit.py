@@ -144,29 +144,6 @@ def play(agent, probs, n, generator, store=False):
     return rewards, batch
 
 
-# ---- checkpoints: atomic, loadable with weights_only=True, tagged with the experiment ----
-def save_checkpoint(path, state):
-    tmp = path + ".tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a crash leaves the previous checkpoint intact
-
-
-def load_checkpoint(path, args):
-    """Load and validate; any problem exits with a one-line message."""
-    if not os.path.isfile(path):
-        sys.exit(f"error: checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, corrupted or not a torch file
-        sys.exit(f"error: cannot read checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
-    if not isinstance(ckpt, dict) or ckpt.get("experiment") != EXPERIMENT:
-        other = ckpt.get("experiment") if isinstance(ckpt, dict) else None
-        sys.exit(f"error: {path} is not an RL² bandit checkpoint (experiment: {other!r})")
-    if (ckpt["k"], ckpt["n"]) != (args.k, args.n):
-        sys.exit(f"error: {path} was trained with --k {ckpt['k']} --n {ckpt['n']}, not --k {args.k} --n {args.n}")
-    return ckpt
-
-
 def evaluate(agent, args, device, gittins_ref=None):
     """Table 1 row: RL² and every baseline on the same eval instances (a seed stream disjoint
     from training), paired significance marks, paper values in their own column."""
@@ -229,32 +206,21 @@ CSV_FIELDS = ["iteration", "steps", "seconds", "steps_per_s", "trial_reward", "n
               "clipfrac", "explained_variance", "backtracks", "epoch_kept", "v_loss"]
 
 
-def seed_for(*keys):
-    """A seed per (run seed, rank, iteration): each iteration's randomness is a function of its
-    index alone, so a resumed run continues exactly as an uninterrupted one, and each torchrun
-    process collects different trials."""
-    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
-
-
 if __name__ == "__main__":
     args = parse_args()
     torch.set_num_threads(args.threads)
     # Data parallel under torchrun (gloo on CPU, nccl on GPU): every process collects its share of
     # the trials, trpo.update averages gradients and statistics, so parameters stay identical.
-    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
-    if world > 1:
-        if args.trials_per_iter % world:
-            sys.exit(f"error: --trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
-        if args.device.startswith("cuda"):
-            args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count()}"
-        torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
-    device = torch.device(args.device)
+    world, rank, device = trpo.init_distributed(args.device)
+    if args.trials_per_iter % world:
+        sys.exit(f"error: --trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
     agent = RecurrentAgent(args.k + 2, args.k, args.hidden).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
 
     if args.eval_only:
-        ckpt = load_checkpoint(args.checkpoint, args)
+        ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"k": args.k, "n": args.n})
+        agent = RecurrentAgent(args.k + 2, args.k, ckpt["hidden"]).to(device)
         agent.load_state_dict(ckpt["agent"])
         rows, hyper, _ = evaluate(agent, args, device)
         print_row(rows, args, hyper)
@@ -271,7 +237,10 @@ if __name__ == "__main__":
     iteration, steps, seconds = 0, 0, 0.0
     kept = []
     if args.resume:
-        ckpt = load_checkpoint(ckpt_path, args)
+        ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"k": args.k, "n": args.n})
+        args.hidden = ckpt["hidden"]
+        agent = RecurrentAgent(args.k + 2, args.k, args.hidden).to(device)
+        optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
         iteration, steps, seconds = ckpt["iteration"], ckpt["steps"], ckpt["seconds"]
@@ -309,7 +278,7 @@ if __name__ == "__main__":
         if stop:
             break
         t0 = time.perf_counter()
-        gen = torch.Generator().manual_seed(seed_for(args.seed, rank, iteration))
+        gen = torch.Generator().manual_seed(trpo.seed_for(args.seed, rank, iteration))
         probs = sample_bandits(B, args.k, gen, device)
         rewards, batch = play(agent, probs, args.n, gen, store=True)
         adv, ret = trpo.gae(rewards, batch["values"], trial_end, args.gamma, args.lam)
@@ -339,11 +308,11 @@ if __name__ == "__main__":
               f"entropy {info['entropy']:.3f}  EV {info['explained_variance']:.2f}  bt {info['backtracks']}",
               flush=True)
         if iteration % args.checkpoint_every == 0:
-            save_checkpoint(ckpt_path, state())
+            trpo.save_checkpoint(ckpt_path, state())
     if not log:
         torch.distributed.destroy_process_group()
         sys.exit(0)
-    save_checkpoint(ckpt_path, state())
+    trpo.save_checkpoint(ckpt_path, state())
     if world > 1:
         torch.distributed.destroy_process_group()
     if interrupted:

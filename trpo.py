@@ -21,6 +21,10 @@ values (T,B) or None, h_T) over whole sequences; see gru.RecurrentAgent.
 
     python trpo.py        # checks GAE against a naive loop and runs one update on a toy problem
 """
+import os
+import sys
+
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
@@ -177,6 +181,55 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
             "epoch_kept": best_epoch, "backtracks": backtracks,
             "clipfrac": stats["clipfrac"] / n_mb, "pg_loss": stats["pg_loss"] / n_mb,
             "v_loss": stats["v_loss"] / n_mb, "explained_variance": explained_variance(values, returns)}
+
+
+# ---- run bookkeeping shared by the rl2_*.py scripts: processes, seeds, checkpoints ----
+def init_distributed(device):
+    """Under torchrun (WORLD_SIZE > 1) join the process group: gloo on CPU, nccl on GPU, one GPU per
+    local rank. Returns (world size, rank, torch.device). A plain `python script.py` is world 1."""
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    if world > 1:
+        if device.startswith("cuda"):
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count()}"
+            torch.cuda.set_device(torch.device(device))
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return world, rank, torch.device(device)
+
+
+def seed_for(*keys):
+    """A seed per (run seed, rank, iteration): each iteration's randomness is a function of its
+    index alone, so a resumed run continues exactly as an uninterrupted one would, and each
+    torchrun process collects different trials."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
+def save_checkpoint(path, state):
+    """Write to a temporary file, then rename: an interrupt or crash mid-write leaves the previous
+    checkpoint intact (os.replace is atomic on POSIX)."""
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, experiment, shape):
+    """Load with weights_only=True (no pickled code runs) and check it belongs to this experiment
+    and shape (e.g. {"k": 5, "n": 10}); any problem exits with a one-line message."""
+    if not os.path.isfile(path):
+        sys.exit(f"error: checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, corrupted or not a torch file at all
+        msg = (str(e).strip().splitlines() or [""])[0][:120]
+        sys.exit(f"error: cannot read checkpoint {path} ({type(e).__name__}: {msg})")
+    if not isinstance(ckpt, dict) or ckpt.get("experiment") != experiment:
+        other = ckpt.get("experiment") if isinstance(ckpt, dict) else None
+        sys.exit(f"error: {path} is not an RL² {experiment} checkpoint (it says experiment {other!r})")
+    theirs = {key: ckpt.get(key) for key in shape}
+    if theirs != shape:
+        have = " ".join(f"--{k} {v}" for k, v in theirs.items())
+        want = " ".join(f"--{k} {v}" for k, v in shape.items())
+        sys.exit(f"error: {path} was trained with {have}, not {want}")
+    return ckpt
 
 
 if __name__ == "__main__":
