@@ -33,18 +33,26 @@ EXPERIMENT = "bandit"
 
 # Defaults per (k, n): (total env steps, trials per iteration). Chosen so that
 # `python rl2_bandit.py --k K --n N` finishes on a 2-core laptop CPU in at most ~30 minutes.
-DEFAULT_BUDGET = {10: (3_000_000, 1000), 100: (12_000_000, 400), 500: (20_000_000, 100)}
+DEFAULT_BUDGET = {10: (1_500_000, 250), 100: (4_000_000, 100), 500: (5_000_000, 50)}
+
+
+def one_line_error(parser, msg):
+    """Bad input: one line on stderr and exit code 2 (argparse would add a usage block)."""
+    print(f"{parser.prog}: error: {msg}", file=sys.stderr)
+    sys.exit(2)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)
+    p.error = lambda msg: one_line_error(p, msg)
     p.add_argument("--k", type=int, default=5, help="arms per bandit")
     p.add_argument("--n", type=int, default=10, help="pulls (episodes) per trial")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--total-timesteps", type=int, default=None, help="env steps to train (default per n)")
     p.add_argument("--trials-per-iter", type=int, default=None, help="trials per TRPO batch (default per n)")
     p.add_argument("--hidden", type=int, default=256, help="GRU units (paper: 256)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam step size")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam step size")
     p.add_argument("--epochs", type=int, default=5, help="surrogate epochs per iteration (authors: >= 5)")
     p.add_argument("--minibatch", type=int, default=32, help="trials per minibatch (authors: 32)")
     p.add_argument("--gamma", type=float, default=0.99)

@@ -158,3 +158,106 @@ def test_trpo_value_regression_reduces_value_loss():
     for _ in range(5):
         last = trpo.update(agent, opt, batch, policy_params=agent.policy_parameters(), epochs=3)
     assert last["v_loss"] < 0.5 * first["v_loss"]
+
+
+# ---- rl2_bandit.py ----
+import rl2_bandit  # noqa: E402
+
+
+def test_bandit_hidden_state_carried_within_trial_reset_between_trials():
+    """The action distribution at step t depends on earlier steps of the same trial (the GRU
+    state is carried across episodes), never on the previous trial (reset between trials)."""
+    torch.manual_seed(0)
+    k, n = 4, 6
+    agent = gru.RecurrentAgent(k + 2, k, 32)
+    gen = torch.Generator().manual_seed(0)
+    probs = rl2_bandit.sample_bandits(8, k, gen)
+    _, batch = rl2_bandit.play(agent, probs, n, gen, store=True)
+    # the rollout's step-by-step logits equal one pass over the whole trial from a zero state
+    logits, _, _ = agent(batch["obs"], agent.initial_state(8))
+    assert torch.allclose(logits, batch["logits"], atol=1e-5)
+    # changing the reward seen at step 1 changes the policy at step 4 of the same trial
+    obs2 = batch["obs"].clone()
+    obs2[1, :, k] = 1 - obs2[1, :, k]
+    logits2, _, _ = agent(obs2, agent.initial_state(8))
+    assert torch.allclose(logits2[:1], logits[:1]) and (logits2[4] - logits[4]).abs().max() > 1e-4
+    # two trials back to back in one sequence with reset at the second's start: the second trial's
+    # policy is exactly that of a fresh trial, whatever happened in the first
+    seq = torch.cat([obs2, batch["obs"]])
+    reset = torch.zeros(2 * n, 8)
+    reset[n] = 1
+    both, _, _ = agent(seq, agent.initial_state(8), reset)
+    assert torch.allclose(both[n:], logits, atol=1e-5)
+    # and play() indeed starts every trial from the zero state with the placeholder inputs
+    assert torch.equal(batch["obs"][0], rl2_bandit.phi(torch.zeros(8, dtype=torch.long), torch.zeros(8),
+                                                        torch.zeros(8), k))
+    assert torch.all(batch["obs"][1:, :, k + 1] == 1)  # the done flag reaches the policy
+
+
+def test_bandit_environment_statistics():
+    gen = torch.Generator().manual_seed(0)
+    probs = rl2_bandit.sample_bandits(20000, 3, gen)
+    se = math.sqrt(1 / 12 / probs.numel())
+    assert abs(probs.mean().item() - 0.5) < 4 * se and probs.min() >= 0 and probs.max() <= 1
+
+    class Always(torch.nn.Module):  # a fixed policy that pulls arm 2: reward ~ Bernoulli(p_2)
+        def initial_state(self, B, device=None):
+            return torch.zeros(B, 1)
+
+        def forward(self, x, h, reset=None, need_value=True):
+            logits = torch.full((1, x.shape[1], 3), -1e9)
+            logits[..., 2] = 0
+            return logits, (torch.zeros(1, x.shape[1]) if need_value else None), h
+
+    rewards = rl2_bandit.play(Always(), probs, 5, gen)
+    expected = 5 * probs[:, 2]
+    diff = rewards.sum(0) - expected
+    assert abs(diff.mean().item()) < 4 * diff.std().item() / math.sqrt(len(diff))
+
+
+def test_short_bandit_training_beats_random():
+    """~100k steps at (k=5, n=10) with a small GRU: must clearly beat random (5.0)."""
+    torch.manual_seed(0)
+    k, n, B = 5, 10, 250
+    agent = gru.RecurrentAgent(k + 2, k, 64)
+    opt = torch.optim.Adam(agent.parameters(), lr=3e-3, eps=1e-5)
+    end = torch.zeros(n, B)
+    end[-1] = 1
+    for it in range(40):
+        gen = torch.Generator().manual_seed(it)
+        rewards, batch = rl2_bandit.play(agent, rl2_bandit.sample_bandits(B, k, gen), n, gen, store=True)
+        adv, ret = trpo.gae(rewards, batch["values"], end, 0.99, 0.3)
+        batch.update(advantages=adv, returns=ret, reset=torch.zeros(n, B), h0=agent.initial_state(B))
+        trpo.update(agent, opt, batch, policy_params=agent.policy_parameters(), generator=gen)
+    gen = torch.Generator().manual_seed(10_000)
+    total = rl2_bandit.play(agent, rl2_bandit.sample_bandits(4000, k, gen), n, gen).sum(0)
+    se = total.std().item() / math.sqrt(len(total))
+    assert total.mean().item() > 5.0 + max(0.4, 5 * se), total.mean().item()
+
+
+def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
+    out = tmp_path / "run"
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--total-timesteps", "800", "--trials-per-iter", "100",
+                   "--hidden", "16", "--eval-instances", "60", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert res["experiment"] == "bandit" and (res["k"], res["n"]) == (3, 4) and res["steps"] == 800
+    assert {"RL2", "Random", "Gittins", "TS", "OTS", "UCB1", "eps-greedy", "Greedy"} <= set(res["rows"])
+    assert all(set(v) == {"mean", "stderr"} for v in res["rows"].values())
+    assert (out / "learning_curve.png").stat().st_size > 0 and (out / "checkpoint.pt").exists()
+    lines = (out / "progress.csv").read_text().strip().splitlines()
+    assert len(lines) == 1 + 2  # header + two iterations of 400 steps
+    # eval-only of the checkpoint works; a foreign shape or a corrupted file is a one-line error
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--checkpoint", str(out / "checkpoint.pt"),
+                   "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_bandit.py", "--k", "4", "--n", "4", "--eval-only", "--checkpoint", str(out / "checkpoint.pt"))
+    assert one_line_error(p) and "--k 3" in p.stderr
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes((out / "checkpoint.pt").read_bytes()[:300])
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--checkpoint", str(bad))
+    assert one_line_error(p) and "cannot read checkpoint" in p.stderr
+    for argv in (["--k", "1"], ["--n", "0"], ["--eval-instances", "1"], ["--lr", "-1"], ["--device", "tpu"],
+                 ["--eval-only"], ["--resume", str(tmp_path / "nowhere")]):
+        p = run_script("rl2_bandit.py", *argv)
+        assert one_line_error(p) and p.returncode == 2, (argv, p.stderr)
