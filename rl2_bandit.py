@@ -31,9 +31,11 @@ from gru import RecurrentAgent
 
 EXPERIMENT = "bandit"
 
-# Defaults per (k, n): (total env steps, trials per iteration). Chosen so that
-# `python rl2_bandit.py --k K --n N` finishes on a 2-core laptop CPU in at most ~30 minutes.
-DEFAULT_BUDGET = {10: (1_500_000, 250), 100: (4_000_000, 100), 500: (5_000_000, 50)}
+# Defaults per n: (total env steps, trials per iteration, Adam step size), chosen so that
+# `python rl2_bandit.py --k K --n N` finishes on a 2-core laptop CPU in at most ~30 minutes. Long
+# trials want bigger batches and smaller steps: at n = 100, 100 trials per batch with lr 3e-3
+# collapsed the policy's entropy early (measured; see README).
+DEFAULT_BUDGET = {10: (1_500_000, 250, 3e-3), 100: (4_000_000, 250, 1e-3), 500: (5_000_000, 50, 1e-3)}
 
 
 def one_line_error(parser, msg):
@@ -52,7 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--total-timesteps", type=int, default=None, help="env steps to train (default per n)")
     p.add_argument("--trials-per-iter", type=int, default=None, help="trials per TRPO batch (default per n)")
     p.add_argument("--hidden", type=int, default=256, help="GRU units (paper: 256)")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam step size")
+    p.add_argument("--lr", type=float, default=None, help="Adam step size (default per n)")
     p.add_argument("--epochs", type=int, default=5, help="surrogate epochs per iteration (authors: >= 5)")
     p.add_argument("--minibatch", type=int, default=32, help="trials per minibatch (authors: 32)")
     p.add_argument("--gamma", type=float, default=0.99)
@@ -74,7 +76,8 @@ def parse_args(argv=None):
         p.error("--k must be at least 2 arms")
     if a.n < 1:
         p.error("--n must be at least 1 pull")
-    budget, trials = DEFAULT_BUDGET[min(DEFAULT_BUDGET, key=lambda m: abs(math.log(m / a.n)))]
+    budget, trials, lr = DEFAULT_BUDGET[min(DEFAULT_BUDGET, key=lambda m: abs(math.log(m / a.n)))]
+    a.lr = lr if a.lr is None else a.lr
     a.total_timesteps = budget if a.total_timesteps is None else a.total_timesteps
     a.trials_per_iter = trials if a.trials_per_iter is None else a.trials_per_iter
     for name in ("total_timesteps", "trials_per_iter", "hidden", "epochs", "minibatch", "eval_instances",
