@@ -261,3 +261,1185 @@ def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
                  ["--eval-only"], ["--resume", str(tmp_path / "nowhere")]):
         p = run_script("rl2_bandit.py", *argv)
         assert one_line_error(p) and p.returncode == 2, (argv, p.stderr)
+
+
+from pathlib import Path  # noqa: E402
+
+import baselines  # noqa: E402
+import rl2_maze as m  # noqa: E402
+import rl2_mdp  # noqa: E402
+from baselines import (  # noqa: E402
+    MDP_METHODS, PAPER_TABLE2, mdp_backward_induction,
+                                 mdp_cumulative, mdp_extended_value_iteration,
+                                 mdp_new_stats, mdp_optimistic_transitions, mdp_pick_actions,
+                                 mdp_posterior, mdp_run_episode, mdp_run_method,
+                                 mdp_update_stats, oracle_mdp, run_mdp_baselines, sample_mdps)
+
+HERE_PATH = Path(HERE)
+S, A, T = rl2_mdp.N_STATES, rl2_mdp.N_ACTIONS, rl2_mdp.HORIZON
+
+
+# ---- baselines.py: bandits ----
+def _dense_indices(n, t):
+    """Finite-horizon indices at time step t as a dense (s, f) array, NaN where s + f > t."""
+    s, f = np.meshgrid(np.arange(t + 1), np.arange(t + 1), indexing="ij")
+    ok = s + f <= t
+    dense = np.full((t + 1, t + 1), np.nan)
+    dense[ok] = baselines.gittins_index(n, t, s[ok], f[ok])
+    return dense
+
+
+def test_gittins_one_pull_left_is_posterior_mean():
+    n = 30
+    t = n - 1  # h = 1 pull left: the index is the expected reward of that pull
+    s, f = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    ok = s + f <= t
+    got = baselines.gittins_index(n, t, s[ok], f[ok])
+    np.testing.assert_allclose(got, (s[ok] + 1) / (s[ok] + f[ok] + 2), rtol=0, atol=1e-6)
+
+
+def test_gittins_table_matches_bisection_on_every_state():
+    n = 12
+    errors = []
+    for t in range(n):
+        for d in range(t + 1):
+            for s in range(d + 1):
+                exact = baselines.gittins_index_exact(n - t, s, d - s, tol=1e-9)
+                errors.append(float(baselines.gittins_index(n, t, s, d - s)) - exact)
+    errors = np.abs(errors)
+    assert errors.max() < 2e-3 and errors.mean() < 1e-4
+
+
+def test_gittins_index_monotone_in_successes_and_failures():
+    n = 40
+    for t in range(1, n):
+        dense = _dense_indices(n, t)
+        more_successes = dense[1:, :] - dense[:-1, :]
+        more_failures = dense[:, 1:] - dense[:, :-1]
+        assert np.all(more_successes[~np.isnan(more_successes)] > 0)
+        assert np.all(more_failures[~np.isnan(more_failures)] < 0)
+    # More pulls left makes exploring worth more: the index of a fresh arm grows with the horizon.
+    fresh = [float(baselines.gittins_index(n, t, 0, 0)) for t in range(n)]
+    assert all(a > b for a, b in zip(fresh, fresh[1:]))
+
+
+def test_discounted_gittins_index():
+    n = 20
+    low = baselines.gittins_discounted_table(0.01, n)  # almost myopic: the posterior mean
+    d, s = np.tril_indices(n + 1)
+    np.testing.assert_allclose(low[d, s], (s + 1) / (d + 2), atol=1e-3)
+    high = baselines.gittins_discounted_table(0.9, n)
+    assert np.all(high[d, s] > (s + 1) / (d + 2))  # exploration bonus
+    assert np.all(np.diff(high[n, : n + 1]) > 0)  # more successes (same d): larger index
+
+
+def _gittins_policy_value(k, n):
+    """Exact expected total reward of the finite-horizon Gittins policy (uniform tie-breaking), by DP."""
+    width, memo = n + 2, {}
+
+    def value(state):
+        if state in memo:
+            return memo[state]
+        s = np.array([c // width for c in state])
+        f = np.array([c % width for c in state])
+        t = int((s + f).sum())
+        if t == n:
+            return 0.0
+        index = baselines.gittins_index(n, t, s, f)
+        tied = np.flatnonzero(index == index.max())
+        total = 0.0
+        for i in tied:
+            p = (s[i] + 1) / (s[i] + f[i] + 2)
+            arms = list(state)
+            arms[i] += width
+            success = tuple(sorted(arms))
+            arms[i] -= width - 1
+            failure = tuple(sorted(arms))
+            total += p * (1 + value(success)) + (1 - p) * value(failure)
+        memo[state] = total / len(tied)
+        return memo[state]
+
+    return value(tuple([0] * k))
+
+
+@pytest.mark.parametrize("k,n", [(2, 10), (5, 10), (2, 30)])
+def test_gittins_policy_is_nearly_bayes_optimal(k, n):
+    optimum = baselines.bayes_optimal_bandit(k, n)
+    gittins = _gittins_policy_value(k, n)
+    assert gittins <= optimum + 1e-9
+    assert optimum - gittins < 3e-3  # reference card: within 0.003 of Bayes-optimal
+
+
+@pytest.mark.parametrize("k,n,value", [(2, 10, 6.0218), (3, 10, 6.4096), (4, 10, 6.5816), (5, 10, 6.6600),
+                                       (10, 10, 6.7140), (50, 10, 6.7140), (2, 30, 18.9199), (5, 20, 14.2873)])
+def test_bayes_optimal_reference_values(k, n, value):
+    assert abs(baselines.bayes_optimal_bandit(k, n) - value) < 1e-3
+
+
+def test_bayes_optimal_small_cases_and_intractable():
+    assert baselines.bayes_optimal_bandit(3, 1) == pytest.approx(0.5)  # one pull of a fresh arm
+    # Two pulls, two arms: pull arm 1; keep it after a success (2/3), switch after a failure (1/2).
+    assert baselines.bayes_optimal_bandit(2, 2) == pytest.approx(0.5 + 0.5 * 2 / 3 + 0.5 * 0.5)
+    assert baselines.bayes_optimal_bandit(10, 100) is None
+
+
+def test_oracle():
+    assert baselines.oracle_bandit(5, 10) == pytest.approx(10 * 5 / 6)
+    probs = np.random.default_rng(0).random((200_000, 5))
+    assert abs(10 * probs.max(axis=1).mean() - baselines.oracle_bandit(5, 10)) < 0.01
+
+
+@pytest.fixture(scope="module")
+def cell_k5_n10():
+    probs = baselines.bandit_instances(5, 2000, seed=1)
+    return baselines.run_bandit_baselines(probs, 10, seed=1, tune=True, tune_instances=500)
+
+
+def test_no_method_beats_bayes_optimal(cell_k5_n10):
+    totals, _ = cell_k5_n10
+    optimum = baselines.bayes_optimal_bandit(5, 10)
+    assert set(totals) == set(baselines.BANDIT_METHODS)
+    for method, x in totals.items():
+        mean, se = baselines.mean_stderr(x)
+        assert x.shape == (2000,)
+        assert mean <= optimum + 3 * se, method
+
+
+def test_gittins_and_random_means(cell_k5_n10):
+    totals, hyperparameters = cell_k5_n10
+    optimum = baselines.bayes_optimal_bandit(5, 10)
+    mean, se = baselines.mean_stderr(totals["Gittins"])
+    assert abs(mean - optimum) < 3 * se
+    mean, se = baselines.mean_stderr(totals["Random"])
+    assert abs(mean - 10 / 2) < 3 * se
+    # Tuned values come from the grids.
+    assert hyperparameters["UCB1"]["c"] in baselines.UCB1_GRID
+    assert hyperparameters["eps-greedy"]["eps"] in baselines.EPS_GRID
+    assert hyperparameters["OTS"] in baselines.ots_grid(10, 5)
+    assert hyperparameters["Gittins"] in baselines.gittins_grid(10)
+
+
+def test_run_bandit_baselines_is_reproducible_and_greedy_is_eps_zero():
+    probs = baselines.bandit_instances(4, 300, seed=3)
+    first, hp = baselines.run_bandit_baselines(probs, 15, seed=7, tune=False)
+    second, _ = baselines.run_bandit_baselines(probs, 15, seed=7, tune=False)
+    for method in baselines.BANDIT_METHODS:
+        np.testing.assert_array_equal(first[method], second[method])
+        assert np.all((first[method] >= 0) & (first[method] <= 15))
+    assert hp == baselines.DEFAULT_HYPERPARAMETERS
+    rewards = baselines.draw_reward_table(probs, 15, np.random.default_rng(0))
+    greedy = baselines.simulate_bandit("Greedy", probs, 15, rewards, np.random.default_rng(1))
+    eps0 = baselines.simulate_bandit("eps-greedy", probs, 15, rewards, np.random.default_rng(1), eps=0.0)
+    np.testing.assert_array_equal(greedy, eps0)
+
+
+def test_ucb1_with_huge_c_explores_like_round_robin():
+    k, n, N = 5, 10, 2000
+    probs = baselines.bandit_instances(k, N, seed=4)
+    rng = np.random.default_rng(0)
+    rewards = baselines.draw_reward_table(probs, n, rng)
+    total = baselines.simulate_bandit("UCB1", probs, n, rewards, rng, c=1e6)
+    mean, se = baselines.mean_stderr(total)
+    assert abs(mean - n / 2) < 3 * se  # behaves like random: every pull is an average arm
+    successes, failures = np.zeros((N, k), np.int64), np.zeros((N, k), np.int64)
+    rows = np.arange(N)
+    for t in range(n):
+        actions = baselines.bandit_policy_step("UCB1", successes, failures, t, n, rng, c=1e6)
+        r = rewards[successes[rows, actions] + failures[rows, actions], rows, actions]
+        successes[rows, actions] += r
+        failures[rows, actions] += ~r
+    assert np.all(successes + failures == n // k)  # the bonus dominates: least-pulled arm first
+
+
+def test_policy_step_actions_and_ties():
+    rng = np.random.default_rng(0)
+    zeros = np.zeros((20_000, 4), np.int64)
+    for method, hp in [("Random", {}), ("Gittins", {"variant": "finite"}), ("TS", {}), ("Greedy", {}),
+                       ("Gittins", {"variant": "discounted", "gamma": 0.9}), ("UCB1", {"c": 0.1}),
+                       ("OTS", {"rule": "vote", "samples": 3}), ("OTS", {"rule": "max", "samples": 2}),
+                       ("OTS", {"rule": "mean", "samples": 1}), ("eps-greedy", {"eps": 0.1})]:
+        actions = baselines.bandit_policy_step(method, zeros, zeros, 0, 10, rng, **hp)
+        counts = np.bincount(actions, minlength=4)
+        # All arms identical: uniform choice. Binomial SE of a count is sqrt(N p (1-p)) ~ 61.
+        assert np.all(np.abs(counts - 5000) < 5 * 61), (method, counts)
+    successes = np.zeros((5, 3), np.int64)
+    successes[:, 1] = 1  # arm 1 has one success at t = 1: greedy and Gittins pick it
+    failures = np.zeros((5, 3), np.int64)
+    for method in ("Greedy", "Gittins"):
+        assert np.all(baselines.bandit_policy_step(method, successes, failures, 1, 10, rng) == 1)
+
+
+def test_ucb1_formula_and_eps_greedy_exploration_rate():
+    rng = np.random.default_rng(0)
+    # Step t = 2 (third pull, so log 3): arm 0 has 2 successes (mean 3/4, T = 4), arm 1 is fresh (1/2, T = 2).
+    # ucb_0 - ucb_1 = 1/4 - c sqrt(2 log 3) (1/sqrt(2) - 1/2) changes sign at c = 0.814.
+    successes, failures = np.array([[2, 0]]), np.array([[0, 0]])
+    assert baselines.bandit_policy_step("UCB1", successes, failures, 2, 10, rng, c=0.77)[0] == 0
+    assert baselines.bandit_policy_step("UCB1", successes, failures, 2, 10, rng, c=0.86)[0] == 1
+    # eps-greedy: explore uniformly with probability eps, else the best posterior mean.
+    N, k, eps = 40_000, 4, 0.5
+    successes, failures = np.zeros((N, k), np.int64), np.zeros((N, k), np.int64)
+    successes[:, 2] = 1
+    actions = baselines.bandit_policy_step("eps-greedy", successes, failures, 1, 10, rng, eps=eps)
+    share = np.mean(actions == 2)
+    expected = 1 - eps + eps / k
+    assert abs(share - expected) < 5 * math.sqrt(expected * (1 - expected) / N)
+
+
+def test_student_t_quantiles_and_cdf():
+    assert baselines.student_t_ppf(0.95, 10) == pytest.approx(1.812, abs=1e-3)
+    assert baselines.student_t_ppf(0.95, 999) == pytest.approx(1.6464, abs=1e-3)
+    assert baselines.student_t_ppf(0.975, 2) == pytest.approx(4.303, abs=1e-3)
+    assert baselines.student_t_ppf(0.95, 1) == pytest.approx(6.314, abs=1e-3)
+    assert baselines.student_t_cdf(0.0, 7) == pytest.approx(0.5)
+    assert baselines.student_t_cdf(-2.0, 7) == pytest.approx(1 - baselines.student_t_cdf(2.0, 7))
+    # Large df: the normal distribution.
+    assert baselines.student_t_cdf(1.0, 1e6) == pytest.approx(0.5 * (1 + math.erf(1 / math.sqrt(2))), abs=1e-5)
+
+
+def test_paired_significance():
+    rng = np.random.default_rng(0)
+    base = rng.normal(10, 3, size=1000)  # shared per-instance difficulty: pairing removes it
+    rows = {
+        "best": base + 0.5,
+        "close": base + 0.5 - 0.01 + rng.normal(0, 0.3, 1000),  # 0.01 worse, paired SE ~0.01: not significant
+        "worse": base + 0.5 - 0.1 + rng.normal(0, 0.3, 1000),  # 0.1 worse: t ~ 10
+        "same": base + 0.5,
+    }
+    assert baselines.paired_significance(rows) == {"best", "close", "same"}
+    # Without pairing the 0.1 gap would be lost in the noise (SE ~0.13): the test must use pairs.
+    assert "worse" not in baselines.paired_significance({"best": rows["best"], "worse": rows["worse"]})
+
+
+def test_format_table_row():
+    rng = np.random.default_rng(0)
+    rows = {m: rng.random(100) * 10 for m in baselines.BANDIT_METHODS}
+    rows["RL2"] = rows["Gittins"] + 1.0
+    text = baselines.format_table_row(10, 5, rows, {"UCB1": {"c": 0.1}})
+    lines = text.splitlines()
+    rl2 = next(line for line in lines if line.startswith("RL2"))
+    assert "*" in rl2 and "6.7" in rl2  # best, and the paper's value
+    assert "6.6600" in text and "8.3333" in text  # Bayes-optimal and oracle lines
+    assert "c=0.1" in text
+
+
+def _cli(*args, cwd=HERE):
+    return subprocess.run([sys.executable, os.path.join(HERE, "baselines.py"), *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_cli_writes_json(tmp_path):
+    out = tmp_path / "cell.json"
+    result = _cli("bandit", "--k", "3", "--n", "10", "--instances", "50", "--seed", "2", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert (data["experiment"], data["k"], data["n"], data["seed"], data["instances"]) == ("bandit", 3, 10, 2, 50)
+    assert set(data["rows"]) == set(baselines.BANDIT_METHODS)
+    for row in data["rows"].values():
+        assert 0 <= row["mean"] <= 10 and row["stderr"] > 0
+    assert data["bayes_optimal"] == pytest.approx(6.4096, abs=1e-3)
+    assert set(data["hyperparameters"]) == set(baselines.BANDIT_METHODS)
+    assert "Bayes-opt." in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--k", "1"], ["--n", "0"], ["--instances", "1"], ["--k", "abc"],
+                                  ["--json", "/nonexistent-dir/x.json"]])
+def test_cli_bad_arguments(args):
+    result = _cli("bandit", *args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "error" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ---- baselines.py: tabular MDPs ----
+def _policy_value(P, R, policy, start):
+    """Exact expected return of a deterministic non-stationary policy[h][s] from `start`."""
+    S = R.shape[0]
+    d = np.zeros(S)
+    d[start] = 1.0
+    total = 0.0
+    for h in range(len(policy)):
+        a = policy[h]
+        total += sum(d[s] * R[s, a[s]] for s in range(S))
+        d = sum(d[s] * P[s, a[s]] for s in range(S))
+    return total
+
+
+def test_backward_induction_matches_enumeration_of_all_policies():
+    S, A, T = 2, 2, 3
+    P, R = sample_mdps(4, np.random.default_rng(1), n_states=S, n_actions=A)
+    Q, V = mdp_backward_induction(P, R, T)
+    all_policies = list(itertools.product(itertools.product(range(A), repeat=S), repeat=T))
+    assert len(all_policies) == A ** (S * T)
+    for i in range(4):
+        for start in range(S):
+            best = max(_policy_value(P[i], R[i], pol, start) for pol in all_policies)
+            assert V[i, 0, start] == pytest.approx(best, abs=1e-12)
+        # The greedy policy of Q attains V (Q is consistent, not just V).
+        greedy = [tuple(Q[i, h].argmax(-1)) for h in range(T)]
+        assert _policy_value(P[i], R[i], greedy, 0) == pytest.approx(V[i, 0, 0], abs=1e-12)
+    assert np.all(V[:, T] == 0)
+
+
+def test_posterior_matches_closed_forms_and_tabularl_sequential_update():
+    num, S, A, T = 3, 4, 2, 6
+    rng = np.random.default_rng(2)
+    P, R_mean = sample_mdps(num, rng, n_states=S, n_actions=A)
+    stats = mdp_new_stats(num, S, A)
+    trajectories = []
+    for _ in range(3):  # three episodes of a random policy
+        traj = mdp_run_episode(mdp_cumulative(P), R_mean, np.zeros((num, T, S, A)), 0.0, rng)
+        mdp_update_stats(stats, *traj)
+        trajectories.append(traj)
+    mu0, tau0, alpha0, tau = 0.3, 2.0, 0.5, 0.7
+    mu, tau_post, alpha = mdp_posterior(stats, mu0, tau0, alpha0, tau)
+    for i in range(num):
+        # TabulaRL's update_obs, one observation at a time.
+        m, t = np.full((S, A), mu0), np.full((S, A), tau0)
+        counts = np.zeros((S, A, S))
+        for s, a, r, s2 in trajectories:
+            for h in range(T):
+                si, ai = s[i, h], a[i, h]
+                m[si, ai] = (m[si, ai] * t[si, ai] + r[i, h] * tau) / (t[si, ai] + tau)
+                t[si, ai] += tau
+                if h < T - 1:  # TabulaRL records no transition on the episode's last step
+                    counts[si, ai, s2[i, h]] += 1
+        np.testing.assert_allclose(mu[i], m, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(tau_post[i], t, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(alpha[i], alpha0 + counts, rtol=0, atol=0)
+    # Closed form: precision tau0 + n tau, mean (tau0 mu0 + tau sum r) / precision.
+    np.testing.assert_allclose(tau_post, tau0 + tau * stats["n_sa"])
+    np.testing.assert_allclose(mu, (tau0 * mu0 + tau * stats["r_sum"]) / tau_post)
+    assert stats["n_sa"].sum() == num * 3 * T
+    assert stats["n_trans"].sum() == num * 3 * (T - 1)
+
+
+def test_oracle_is_never_beaten_and_its_simulation_is_unbiased():
+    n, N = 10, 300
+    P, R_mean = sample_mdps(N, np.random.default_rng(3))
+    oracle_sim, oracle_exact = oracle_mdp(P, R_mean, n, rng=np.random.default_rng(4))
+    d = oracle_sim - oracle_exact
+    assert abs(d.mean()) < 3 * d.std(ddof=1) / np.sqrt(N)
+    totals, _ = run_mdp_baselines(P, R_mean, n, seed=5, tune=False)
+    assert list(totals) == MDP_METHODS
+    for method, x in totals.items():
+        gap = oracle_exact - x  # paired by MDP
+        assert gap.mean() > -3 * gap.std(ddof=1) / np.sqrt(N), method
+
+
+def _tabularl_evi_loop(p, slack, v):
+    """TabulaRL's compute_qVals_EVI inner step for one (s, a), on a copy of p."""
+    order = np.argsort(v)
+    p = p.copy()
+    if p[order[-1]] + slack * 0.5 > 1:
+        p = np.zeros(len(p))
+        p[order[-1]] = 1
+    else:
+        p[order[-1]] += slack * 0.5
+    i = 0
+    while np.sum(p) > 1:
+        worst = order[i]
+        p[worst] = max(0, 1 - np.sum(p) + p[worst])
+        i += 1
+    return p
+
+
+def test_ucrl2_optimistic_transitions():
+    rng = np.random.default_rng(6)
+    num, S, A = 30, 10, 5
+    p_hat, _ = sample_mdps(num, rng)
+    p_hat[0, 0, 0] = np.eye(S)[3]  # a degenerate empirical vector
+    slack = rng.exponential(0.5, size=(num, S, A))
+    v = rng.normal(size=(num, S))
+    p_opt = mdp_optimistic_transitions(p_hat, slack, v)
+    assert np.all(p_opt >= 0)
+    np.testing.assert_allclose(p_opt.sum(-1), 1.0, atol=1e-12)
+    assert np.all(np.abs(p_opt - p_hat).sum(-1) <= slack + 1e-12)
+    best = v.argmax(-1)[:, None, None]
+    p_best = np.take_along_axis(p_hat, best[..., None], -1)[..., 0]
+    p_opt_best = np.take_along_axis(p_opt, best[..., None], -1)[..., 0]
+    np.testing.assert_allclose(p_opt_best, np.minimum(1.0, p_best + slack / 2), atol=1e-12)
+    for i, s, a in itertools.product(range(5), range(S), range(A)):
+        np.testing.assert_allclose(p_opt[i, s, a], _tabularl_evi_loop(p_hat[i, s, a],
+                                                                      slack[i, s, a], v[i]),
+                                   atol=1e-12)
+    # It maximises p . v over the L1 ball: no random feasible vector does better.
+    value = (p_opt * v[:, None, None, :]).sum(-1)
+    for _ in range(20):
+        q = rng.dirichlet(np.ones(S), size=(num, S, A))
+        dist = np.abs(q - p_hat).sum(-1)
+        lam = np.minimum(1.0, slack / np.maximum(dist, 1e-300))[..., None]
+        feasible = p_hat + lam * (q - p_hat)
+        assert np.all((feasible * v[:, None, None, :]).sum(-1) <= value + 1e-12)
+
+
+def test_extended_value_iteration_is_optimistic_and_reduces_to_backward_induction():
+    P, R = sample_mdps(50, np.random.default_rng(7))
+    Q0, V0 = mdp_backward_induction(P, R, 10)
+    Qz, Vz = mdp_extended_value_iteration(P, R, np.zeros(R.shape), 10)
+    np.testing.assert_allclose(Qz, Q0, atol=1e-12)
+    Q1, V1 = mdp_extended_value_iteration(P, R, np.full(R.shape, 0.3), 10)
+    assert np.all(V1 >= V0 - 1e-12)
+    np.testing.assert_allclose(V1[:, 9], V0[:, 9])  # last step: no next state to be hopeful about
+    assert np.all(V1[:, :9] > V0[:, :9])  # strictly before: next-state values differ
+
+
+def test_sample_mdps_statistics():
+    N, S, A = 4000, 10, 5
+    P, R_mean = sample_mdps(N, np.random.default_rng(8))
+    assert P.shape == (N, S, A, S) and R_mean.shape == (N, S, A)
+    assert np.all(P >= 0)
+    np.testing.assert_allclose(P.sum(-1), 1.0, atol=1e-12)
+    rows = P.reshape(-1, S)  # independent Dirichlet(1) rows
+    se = rows.std(0, ddof=1) / np.sqrt(len(rows))
+    assert np.all(np.abs(rows.mean(0) - 1 / S) < 4 * se)
+    var_flat = (S - 1) / (S * S * (S + 1))  # Dirichlet(1,...,1) marginal variance
+    dev2 = (rows - 1 / S) ** 2
+    assert np.all(np.abs(dev2.mean(0) - var_flat) < 4 * dev2.std(0, ddof=1) / np.sqrt(len(rows)))
+    r = R_mean.ravel()
+    assert abs(r.mean() - 1.0) < 4 / np.sqrt(len(r))
+    assert abs(r.var(ddof=1) - 1.0) < 4 * np.sqrt(2 / (len(r) - 1))
+
+
+def test_random_policy_scores_10_per_episode():
+    N, n = 2000, 2
+    P, R_mean = sample_mdps(N, np.random.default_rng(9))
+    per_episode = mdp_run_method(P, R_mean, n, 10, "Random", None, "tabularl",
+                                 np.random.default_rng(10)) / n
+    assert abs(per_episode.mean() - 10.0) < 3 * per_episode.std(ddof=1) / np.sqrt(N)
+
+
+def test_pick_actions_breaks_ties_uniformly_and_explores():
+    rng = np.random.default_rng(11)
+    N, A = 20000, 5
+    freq = np.bincount(mdp_pick_actions(np.ones((N, A)), 0.0, rng), minlength=A) / N
+    assert np.all(np.abs(freq - 1 / A) < 4 * np.sqrt(0.2 * 0.8 / N))
+    q = np.tile(np.arange(A, dtype=float), (N, 1))
+    assert np.all(mdp_pick_actions(q, 0.0, rng) == A - 1)
+    freq = np.bincount(mdp_pick_actions(q, 0.5, rng), minlength=A) / N
+    expected = np.full(A, 0.5 / A)
+    expected[-1] += 0.5
+    assert np.all(np.abs(freq - expected) < 4 * np.sqrt(expected * (1 - expected) / N))
+
+
+def test_paper_table_keys():
+    assert sorted(PAPER_TABLE2) == [10, 25, 50, 75, 100]
+    for row in PAPER_TABLE2.values():
+        assert list(row) == MDP_METHODS + ["RL2"]
+
+
+@pytest.mark.parametrize("argv", [["--n", "0"], ["--instances", "1"], ["--prior", "flat"]])
+def test_mdp_cli_rejects_bad_arguments(argv):
+    with pytest.raises(SystemExit) as e:
+        baselines.main(["mdp"] + argv)
+    assert e.value.code == 2
+
+
+def test_mdp_cli_error_is_one_line_and_a_small_run_works(tmp_path):
+    proc = subprocess.run([sys.executable, "baselines.py", "mdp", "--n", "0"],
+                          capture_output=True, text=True, cwd=__file__.rsplit("/", 1)[0])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "error" in proc.stderr
+    out = tmp_path / "row.json"
+    baselines.main(["mdp", "--n", "2", "--instances", "20", "--no-tune", "--prior", "both", "--json", str(out)])
+    rows = json.loads(out.read_text())
+    assert [r["prior"] for r in rows] == ["tabularl", "true"]
+    assert set(rows[0]["rows"]) == set(MDP_METHODS) | {"Oracle"}
+    assert all(set(v) >= {"mean", "stderr"} for v in rows[0]["rows"].values())
+
+
+# ---- rl2_mdp.py ----
+torch.set_num_threads(1)
+
+
+
+def usage_error(proc):
+    """Bad input: exit code 2 and exactly one line on stderr, no traceback."""
+    err = proc.stderr.strip().splitlines()
+    return proc.returncode == 2 and "Traceback" not in proc.stderr and len(err) == 1 and len(err[0]) > 0
+
+
+class Uniform(torch.nn.Module):
+    """A memoryless uniform policy with the agent's interface: every (s, a) gets visited."""
+
+    def initial_state(self, B, device=None):
+        return torch.zeros(B, 1)
+
+    def forward(self, x, h, reset=None, need_value=True):
+        zeros = torch.zeros(x.shape[0], x.shape[1])
+        return torch.zeros(x.shape[0], x.shape[1], A), (zeros if need_value else None), h
+
+
+def test_mdp_environment_statistics():
+    """Episodes start in state 0, done flags sit at episode ends, next states follow P and rewards
+    are N(R_mean[s, a], 1), all within standard errors; the inputs are phi of the true history."""
+    n, B = 3, 3000
+    P1, R1 = rl2_mdp.sample_mdps(1, np.random.default_rng(0))
+    P, R_mean = P1.expand(B, -1, -1, -1).contiguous(), R1.expand(B, -1, -1).contiguous()  # one MDP, B trials
+    rewards, buf = rl2_mdp.play(Uniform(), P, R_mean, n, torch.Generator().manual_seed(0), store=True)
+    s, a, d, obs = buf["states"], buf["actions"], buf["dones"], buf["obs"]
+    L = n * T
+    assert rewards.shape == (L, B) and obs.shape == (L, B, S + A + 2)
+    t = torch.arange(L)
+    assert torch.all(s[t % T == 0] == 0)  # every episode starts in state 0
+    assert torch.equal(d, ((t + 1) % T == 0).float().unsqueeze(1).expand(L, B))  # done at each episode end
+    # phi: one-hot state, one-hot previous action, previous reward, previous done; placeholders at t = 0
+    assert torch.equal(obs[0], rl2_mdp.phi(torch.zeros(B, dtype=torch.long), torch.zeros(B, dtype=torch.long),
+                                           torch.zeros(B), torch.zeros(B)))
+    assert torch.equal(obs[1:], rl2_mdp.phi(s[1:], a[:-1], rewards[:-1], d[:-1]))
+    # next-state frequencies within each episode (the step after an episode end is a reset)
+    inside = ((t + 1) % T != 0)[:-1]
+    s0, a0, s1 = s[:-1][inside].reshape(-1), a[:-1][inside].reshape(-1), s[1:][inside].reshape(-1)
+    counts = torch.zeros(S * A, S).index_put_((s0 * A + a0, s1), torch.ones(len(s0)), accumulate=True)
+    visits = counts.sum(1, keepdim=True)
+    p = P1[0].reshape(S * A, S).double()
+    freq = counts.double() / visits.clamp(min=1)
+    se = (p * (1 - p) / visits.clamp(min=1)).sqrt()
+    often = visits[:, 0] >= 200
+    assert often.sum() >= 25  # enough (s, a) pairs are tested
+    assert torch.all((freq - p).abs()[often] <= 5 * se[often] + 1e-9)
+    # rewards: r - R_mean[s, a] ~ N(0, 1)
+    z = (rewards - R1[0][s, a]).reshape(-1).double()
+    N = len(z)
+    assert abs(z.mean().item()) < 4 / math.sqrt(N)
+    assert abs(z.var().item() - 1) < 4 * math.sqrt(2 / N)
+
+
+def test_mdp_hidden_state_carried_across_episodes_reset_between_trials():
+    """The policy in episode 2 depends on the rewards of episode 1 (the GRU state is carried across
+    episodes), never on the previous trial (reset between trials)."""
+    torch.manual_seed(0)
+    n, B = 3, 8
+    agent = gru.RecurrentAgent(S + A + 2, A, 32)
+    P, R_mean = rl2_mdp.sample_mdps(B, np.random.default_rng(1))
+    _, buf = rl2_mdp.play(agent, P, R_mean, n, torch.Generator().manual_seed(1), store=True)
+    # the rollout's step-by-step logits equal one pass over the whole trial from a zero state:
+    # no hidden-state reset at the episode boundaries t = 10, 20
+    logits, _, _ = agent(buf["obs"], agent.initial_state(B))
+    assert torch.allclose(logits, buf["logits"], atol=1e-5)
+    # changing the reward observed at step 3 (episode 1) changes the policy at step 12 (episode 2)
+    obs2 = buf["obs"].clone()
+    obs2[4, :, S + A] += 1.0
+    logits2, _, _ = agent(obs2, agent.initial_state(B))
+    assert torch.equal(logits2[:4], logits[:4]) and (logits2[T + 2] - logits[T + 2]).abs().max() > 1e-5
+    # two trials back to back with a reset at the second's start: the second is a fresh trial
+    L = n * T
+    reset = torch.zeros(2 * L, B)
+    reset[L] = 1
+    both, _, _ = agent(torch.cat([obs2, buf["obs"]]), agent.initial_state(B), reset)
+    assert torch.allclose(both[L:], logits, atol=1e-5)
+
+
+def test_short_mdp_training_beats_random():
+    """~140k steps at n = 10 with a small GRU (about 30 s): RL² must use what it saw. Any policy that
+    ignores the rewards earns exactly 1 per step in expectation (random = 100 per trial). A larger
+    step size and clip than the script's defaults make the few iterations count (measured 105.9 ± 0.7
+    after 24 iterations)."""
+    torch.manual_seed(0)
+    n, B = 10, 50
+    agent = gru.RecurrentAgent(S + A + 2, A, 32)
+    opt = torch.optim.Adam(agent.parameters(), lr=1e-2, eps=1e-5)
+    end = torch.zeros(n * T, B)
+    end[-1] = 1
+    for it in range(28):
+        gen = torch.Generator().manual_seed(it)
+        P, R_mean = rl2_mdp.sample_mdps(B, np.random.default_rng(it))
+        rewards, batch = rl2_mdp.play(agent, P, R_mean, n, gen, store=True)
+        adv, ret = trpo.gae((rewards - rl2_mdp.REWARD_SHIFT) / rl2_mdp.REWARD_SCALE, batch["values"], end, 0.99, 0.3)
+        batch.update(advantages=adv, returns=ret, reset=torch.zeros(n * T, B), h0=agent.initial_state(B))
+        trpo.update(agent, opt, batch, policy_params=agent.policy_parameters(), clip=0.2, generator=gen)
+    P, R_mean = rl2_mdp.sample_mdps(2000, np.random.default_rng(10_000))
+    total = rl2_mdp.play(agent, P, R_mean, n, torch.Generator().manual_seed(10_000)).sum(0)
+    se = total.std().item() / math.sqrt(len(total))
+    assert total.mean().item() > 100.0 + 4 * se, (total.mean().item(), se)
+
+
+def test_rl2_mdp_end_to_end_resume_and_bad_inputs(tmp_path):
+    out = tmp_path / "run"
+    common = ["--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--out", str(out)]
+    p = run_script("rl2_mdp.py", *common, "--total-timesteps", "400", "--eval-instances", "40")
+    assert p.returncode == 0, p.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert res["experiment"] == "mdp" and res["n"] == 2 and res["steps"] == 400 and res["prior"] == "tabularl"
+    assert set(res["rows"]) == {"RL2", *baselines.MDP_METHODS}
+    assert all(set(v) == {"mean", "stderr"} for v in res["rows"].values())
+    assert res["oracle"]["mean"] > max(v["mean"] for v in res["rows"].values()) - 5 * res["oracle"]["stderr"]
+    assert res["paper"] == {} and "Oracle" in p.stdout and "exact expectation" in p.stdout
+    assert (out / "learning_curve.png").stat().st_size > 0
+    lines = (out / "progress.csv").read_text().strip().splitlines()
+    assert len(lines) == 1 + 2  # header + two iterations of 10 trials x 20 steps
+    # resume continues from the checkpoint: one more iteration, no duplicated CSV row
+    p = run_script("rl2_mdp.py", "--n", "2", "--resume", str(out), "--total-timesteps", "600",
+                   "--trials-per-iter", "10", "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
+    iters = [int(r.split(",")[0]) for r in (out / "progress.csv").read_text().strip().splitlines()[1:]]
+    assert iters == [1, 2, 3] and json.loads((out / "results.json").read_text())["steps"] == 600
+    # eval-only of the checkpoint works; a foreign shape or a corrupted file is a one-line error
+    ckpt = str(out / "checkpoint.pt")
+    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", ckpt, "--eval-instances", "20",
+                   "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout and "Oracle" in p.stdout, p.stderr
+    p = run_script("rl2_mdp.py", "--n", "3", "--eval-only", "--checkpoint", ckpt)
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "--n 2" in p.stderr
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes((out / "checkpoint.pt").read_bytes()[:300])
+    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(bad))
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "cannot read checkpoint" in p.stderr
+    p = run_script("rl2_mdp.py", "--n", "0")  # once through the real entry point
+    assert usage_error(p) and "--n" in p.stderr, (p.returncode, p.stderr)
+
+
+def test_rl2_mdp_bad_arguments_are_one_line_errors(capsys, tmp_path):
+    for argv in (["--n", "0"], ["--n", "-3"], ["--eval-instances", "1"], ["--lr", "-1"], ["--gamma", "2"],
+                 ["--total-timesteps", "0"], ["--prior", "flat"], ["--device", "tpu"], ["--eval-only"],
+                 ["--resume", str(tmp_path / "nowhere")], ["--n", "ten"], ["--seed", "-1"], ["--hidden", "0"]):
+        with pytest.raises(SystemExit) as e:
+            rl2_mdp.parse_args(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and "error" in err[0], (argv, err)
+
+
+# ---- rl2_maze.py ----
+torch.set_num_threads(1)
+
+def open_room(N=7, goal_block=None):
+    """(1, N, N) grid: solid border, empty inside, optionally one goal block (row, col)."""
+    grid = np.full((1, N, N), m.WALL, np.uint8)
+    grid[:, 1:-1, 1:-1] = m.FREE
+    if goal_block is not None:
+        grid[0, goal_block[0], goal_block[1]] = m.GOAL
+    return grid
+
+
+def flood(free, seed_mask):
+    """Blocks reachable from seed_mask through free blocks (4-neighbour), batched."""
+    reach = seed_mask.copy()
+    for _ in range(free.shape[1] * free.shape[2]):
+        p = np.pad(reach, ((0, 0), (1, 1), (1, 1)))
+        new = reach | (free & (p[:, :-2, 1:-1] | p[:, 2:, 1:-1] | p[:, 1:-1, :-2] | p[:, 1:-1, 2:]))
+        if np.array_equal(new, reach):
+            break
+        reach = new
+    return reach
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_mazes_are_perfect_with_reachable_goal(size):
+    cfg = m.make_maze_configs(1000, size, seed=0)
+    walls, N = cfg["walls"], 2 * size + 1
+    assert walls.shape == (1000, N, N) and walls.dtype == bool
+    assert walls[:, 0].all() and walls[:, -1].all() and walls[:, :, 0].all() and walls[:, :, -1].all()
+    assert not walls[:, 1::2, 1::2].any()  # every cell is free
+    assert walls[:, ::2, ::2].all()  # block corners between cells are always walls
+    # Passages (free blocks between two cells) = cells - 1, and all cells connected -> a tree.
+    passages = (~walls).sum((1, 2)) - size * size
+    assert (passages == size * size - 1).all()
+    b = np.arange(1000)
+    s_blk = 2 * cfg["start"] + 1
+    seed = np.zeros_like(walls)
+    seed[b, s_blk[:, 0], s_blk[:, 1]] = True
+    assert flood(~walls, seed)[:, 1::2, 1::2].all()
+    # The goal block is solid, but it is still reachable from the start around it.
+    g_blk = 2 * cfg["goal"] + 1
+    free_but_goal = ~walls
+    free_but_goal[b, g_blk[:, 0], g_blk[:, 1]] = False
+    reach = flood(free_but_goal, seed)
+    nbrs = [reach[b, g_blk[:, 0] + dr, g_blk[:, 1] + dc] for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+    assert np.logical_or.reduce(nbrs).all()
+    assert (np.abs(cfg["start"] - cfg["goal"]).sum(1) >= 2).all()
+    assert np.isin(cfg["heading"], [0, 8, 16, 24]).all()
+    # The red block sits in the goal cell of the env's grid.
+    grid = m.config_grids(cfg)
+    assert (grid[b, g_blk[:, 0], g_blk[:, 1]] == m.GOAL).all() and (grid == m.GOAL).sum() == 1000
+
+
+def _keys(cfg):
+    return {w.tobytes() + s.tobytes() + g.tobytes() for w, s, g in zip(cfg["walls"], cfg["start"], cfg["goal"])}
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_train_test_configs_deterministic_distinct_disjoint(size):
+    train, test = m.make_train_test_configs(size)
+    again, _ = m.make_train_test_configs(size)
+    for k in train:
+        assert np.array_equal(train[k], again[k])
+    assert len(_keys(train)) == 1000 and len(_keys(test)) == 1000
+    assert not _keys(train) & _keys(test)
+
+
+def test_wall_span_is_perspective_correct():
+    # Facing the flat east border wall from 4.5 blocks away: every column that sees it shows
+    # a span of exactly FOCAL / 4.5 pixels (perpendicular distance, no fish-eye), centred.
+    grid = open_room()
+    pos, heading = np.array([[1.5, 3.5]]), np.array([0])
+    img = m.render(grid, pos, heading)
+    assert img.shape == (1, 3, m.HEIGHT, m.WIDTH) and img.dtype == np.float32
+    assert img.min() >= -1 and img.max() <= 1
+    bg = m._BACKGROUND[:, :, None]
+    wall = 2 * m.KIND_RGB[m.WALL] / (1 + m.FOG * 4.5) - 1
+    cover = (img[0] - bg) / (wall[:, None, None] - bg)  # per channel, same for all three
+    cols = slice(12, 28)
+    assert np.allclose(cover[:, :, cols].sum(1), m.FOCAL / 4.5, atol=1e-4)
+    assert np.allclose(cover[:, :, cols], cover[:, ::-1, cols], atol=1e-5)  # centred on the horizon
+    # The side walls of the room are nearer at the picture's edges: taller spans there.
+    span = (np.abs(img[0, 1] - m._BACKGROUND[1][:, None]) > 1e-4).sum(0)
+    assert span[0] > span[20] and span[39] > span[20]
+
+
+def _red_columns(img):
+    red = (img[0, 0] - img[0, 1]) > 0.5  # (H, W): red channel well above green
+    return red, np.flatnonzero(red.any(0))
+
+
+def test_goal_straight_ahead_is_red_in_the_centre_columns():
+    grid = open_room(goal_block=(3, 5))
+    img = m.render(grid, np.array([[1.5, 3.5]]), np.array([0]))
+    red, cols = _red_columns(img)
+    # Block face 3.5 blocks ahead, half a block either side: |cam_x| < 1/7 -> columns 17..22;
+    # half a block up and down: |row - 15| < 20/7 -> rows 13..16 fully red.
+    assert np.array_equal(cols, np.arange(17, 23))
+    assert np.array_equal(red, red[::-1, ::-1])  # symmetric left/right and up/down
+    assert red[13:17, 17:23].all() and not red[:11].any() and not red[19:].any()
+    # Facing away from the goal: nothing red.
+    img = m.render(grid, np.array([[1.5, 3.5]]), np.array([16]))
+    assert len(_red_columns(img)[1]) == 0
+
+
+def test_goal_ahead_left_is_in_the_left_columns_and_ahead_right_in_the_right():
+    # Facing east (+x); y grows downwards, so the agent's left is -y (row 1), right is +y.
+    img = m.render(open_room(goal_block=(1, 5)), np.array([[1.5, 3.5]]), np.array([0]))
+    cols = _red_columns(img)[1]
+    assert len(cols) >= 3 and cols.max() < 15
+    img = m.render(open_room(goal_block=(5, 5)), np.array([[1.5, 3.5]]), np.array([0]))
+    cols = _red_columns(img)[1]
+    assert len(cols) >= 3 and cols.min() > 24
+    # Turning left by one step moves the goal towards the right of the picture.
+    img2 = m.render(open_room(goal_block=(5, 5)), np.array([[1.5, 3.5]]), np.array([m.NUM_HEADINGS - 1]))
+    assert _red_columns(img2)[1].mean() > cols.mean()
+
+
+def _box_overlaps_solid(grid, pos):
+    b = np.arange(len(grid))
+    out = np.zeros(len(grid), bool)
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            cx = np.floor(pos[:, 0] + sx * m.RADIUS).astype(int)
+            cy = np.floor(pos[:, 1] + sy * m.RADIUS).astype(int)
+            out |= grid[b, cy, cx] != m.FREE
+    return out
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_random_walks_never_enter_walls(size):
+    cfg = m.make_maze_configs(300, size, seed=2)
+    env = m.MazeEnv(cfg, 256, n=2, horizon=100, obs_mode="local", rng=0)
+    env.reset()
+    rng = np.random.default_rng(0)
+    pushes, moved = 0, 0.0
+    for _ in range(400):
+        before, grid = env.pos.copy(), env.grid.copy()  # the grid changes when a trial ends
+        _, r, ed, _, info = env.step(rng.choice(3, size=256, p=[0.2, 0.2, 0.6]))
+        assert not _box_overlaps_solid(grid, info["final_pos"]).any()
+        assert not _box_overlaps_solid(env.grid, env.pos).any()
+        step = np.linalg.norm(info["final_pos"] - before, axis=1)
+        assert (step <= m.STEP + 1e-9).all()
+        moved += step.sum()
+        pushes += info["pushed"].sum()
+        expect = m.STEP_REWARD + m.WALL_REWARD * info["pushed"] + m.GOAL_REWARD * info["success"]
+        assert np.array_equal(r, expect.astype(np.float32))
+    # The walk does hit walls and does move (a random walk is stuck against walls much of the
+    # time: about 0.05 blocks per step measured, against 0.6 * 0.35 = 0.21 with no walls).
+    assert pushes > 1000 and moved > 256 * 400 * 0.02
+
+
+def test_sliding_along_a_wall():
+    # In the open room, pressed against the north wall and heading 45 degrees into it
+    # (north-east), the agent keeps sliding east at STEP*cos(45) per step.
+    grid = open_room()
+    pos = np.array([[2.0, 1.0 + m.RADIUS + m.GAP]])
+    heading = np.array([m.NUM_HEADINGS - m.NUM_HEADINGS // 8])  # -45 degrees: up and right
+    new, h, pushed = m.move(grid, pos, heading, np.array([m.FORWARD]))
+    assert pushed[0] and h[0] == heading[0]
+    assert new[0, 1] == pytest.approx(pos[0, 1]) and new[0, 0] == pytest.approx(2.0 + m.STEP * np.sqrt(0.5))
+    new, _, pushed = m.move(grid, pos, np.array([0]), np.array([m.FORWARD]))  # along it: no push
+    assert not pushed[0] and new[0, 0] == pytest.approx(2.0 + m.STEP)
+
+
+def test_turning_steps_and_horizon_truncation_and_trial_end():
+    cfg = m.make_maze_configs(50, 3, seed=3)
+    B, n, horizon = 8, 2, 5
+    env = m.MazeEnv(cfg, B, n=n, horizon=horizon, rng=1)
+    obs = env.reset()
+    assert obs.shape == (B, 3, m.HEIGHT, m.WIDTH) and obs.dtype == np.float32
+    first_config = env.config.copy()
+    start_heading = env.heading.copy()
+    for ep in range(n):
+        for t in range(horizon):
+            obs, r, ed, td, info = env.step(np.full(B, m.TURN_LEFT))
+            assert np.array_equal(r, np.full(B, np.float32(-0.04)))
+            assert (ed == (t == horizon - 1)).all()
+            assert (td == ((t == horizon - 1) and ep == n - 1)).all()
+            if t < horizon - 1:
+                assert np.array_equal(env.heading, (start_heading - t - 1) % m.NUM_HEADINGS)
+        assert (info["length"] == horizon).all() and not info["success"].any()
+        assert (info["episode"] == ep).all() and np.array_equal(info["config"], first_config)
+        assert np.allclose(info["return"], -0.04 * horizon)
+        if ep < n - 1:  # the next episode starts from the same start pose, same maze
+            assert np.array_equal(env.heading, start_heading) and np.array_equal(env.config, first_config)
+            assert np.array_equal(obs, m.render(env.grid, m.cell_centre(cfg["start"][env.config]), start_heading))
+            assert (env.episode == ep + 1).all()
+    # After the trial: new configurations were drawn (auto reset) and the observation is theirs.
+    assert (env.episode == 0).all() and not np.array_equal(env.config, first_config)
+    assert np.array_equal(env.grid, m.config_grids(cfg)[env.config])
+    assert np.array_equal(obs, env.observe())
+
+
+def test_wall_push_costs_extra():
+    cfg = m.make_maze_configs(200, 3, seed=4)
+    env = m.MazeEnv(cfg, 200, n=1, horizon=50, obs_mode="local", fixed_configs=True)
+    env.reset()
+    # Face each agent towards a wall next to its start cell (every cell of a 3x3 maze has one
+    # except possibly the centre).
+    b = np.arange(200)
+    bx, by = np.floor(env.pos[:, 0]).astype(int), np.floor(env.pos[:, 1]).astype(int)
+    solid = np.stack([env.grid[b, by, bx + 1], env.grid[b, by + 1, bx], env.grid[b, by, bx - 1],
+                      env.grid[b, by - 1, bx]], 1) == m.WALL
+    ok = solid.any(1)
+    env.heading[:] = np.argmax(solid, 1) * (m.NUM_HEADINGS // 4)
+    for _ in range(3):
+        _, r, ed, _, info = env.step(np.full(200, m.FORWARD))
+        assert np.array_equal(info["pushed"][ok], np.ones(ok.sum(), bool))
+        assert np.array_equal(r[ok], np.full(ok.sum(), np.float32(-0.041)))
+        assert not ed.any()
+    assert ok.mean() > 0.8
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_oracle_reaches_goal_with_bonus_both_episodes_same_length(size):
+    _, test = m.make_train_test_configs(size)
+    B, horizon = 300, 250 * (1 if size == 3 else 4)
+    env = m.MazeEnv(test, B, n=2, horizon=horizon, obs_mode="local", fixed_configs=True)
+    env.reset()
+    dmaps = m.goal_distance_maps(env.grid)
+    lengths, success = np.zeros((2, B), int), np.zeros((2, B), bool)
+    finished = np.zeros(B, bool)
+    returns = np.zeros(B)
+    while not finished.all():
+        _, r, ed, td, info = env.step(m.oracle_actions(env, dmaps))
+        live = ~finished
+        returns += np.where(live, r, 0)
+        e = ed & live
+        lengths[info["episode"][e], np.flatnonzero(e)] = info["length"][e]
+        success[info["episode"][e], np.flatnonzero(e)] = info["success"][e]
+        # Touching the goal pays +1 on top of the step cost and ends the episode.
+        expect = np.float32(m.STEP_REWARD + m.GOAL_REWARD) + np.float32(m.WALL_REWARD) * info["pushed"]
+        assert np.allclose(r[info["success"]], expect[info["success"]])
+        assert (ed[info["success"]]).all()
+        gd = m.goal_distance(info["final_pos"], test["goal"][info["config"]])
+        assert np.array_equal(info["success"], gd < m.RADIUS + m.GOAL_EPS)
+        finished |= td
+    assert success.all()
+    # Deterministic policy + same start pose each episode -> identical episodes.
+    assert np.array_equal(lengths[0], lengths[1])
+    assert np.allclose(returns, 2 * (1 - 0.04 * lengths[0]), atol=0.001 * lengths.sum(0).max() + 1e-4)
+    assert (lengths[0] >= 6).all()  # at least two cells away: no goal within a couple of steps
+
+
+def test_fixed_configs_restart_same_config_and_random_mode_samples_all():
+    cfg = m.make_maze_configs(20, 3, seed=5)
+    env = m.MazeEnv(cfg, 20, n=1, horizon=3, obs_mode="local", fixed_configs=True)
+    env.reset()
+    assert np.array_equal(env.config, np.arange(20))
+    for _ in range(7):
+        env.step(np.zeros(20, int))
+    assert np.array_equal(env.config, np.arange(20))
+    env = m.MazeEnv(cfg, 64, n=1, horizon=1, obs_mode="local", rng=0)
+    env.reset()
+    seen = np.zeros(20, bool)
+    for _ in range(10):
+        env.step(np.zeros(64, int))
+        seen[env.config] = True
+    assert seen.all()  # 704 draws from 20 configs: missing one has probability < 1e-14
+
+
+def test_local_obs_matches_the_world():
+    grid = open_room(goal_block=(3, 5))
+    pos = np.array([[1.5, 3.5], [1.5, 1.5], [4.5, 4.5]])
+    grid = np.repeat(grid, 3, 0)
+    heading = np.array([0, 8, 16])
+    o = m.local_obs(grid, pos, heading)
+    assert o.shape == (3, m.LOCAL_DIM) and o.dtype == np.float32
+    assert np.array_equal(o[0, :4], [0, 0, 1, 0])  # west border only
+    assert np.array_equal(o[1, :4], [0, 0, 1, 1])  # corner: west and north border
+    assert np.array_equal(o[2, :4], [0, 0, 0, 0])  # room centre-ish (4,4)
+    assert np.allclose(o[:, 4:6], [[1, 0], [0, 1], [-1, 0]], atol=1e-6)
+    assert np.allclose(o[:, 6:8], 0)  # at block centres
+    # Depth camera: agent 0 looks at the goal 3.5 blocks ahead with its middle ray only; its
+    # outer rays (cam_x = +-0.8) hit the north/south border 2.5 blocks to the side, i.e. at
+    # perpendicular distance 2.5 / 0.8 = 3.125.
+    k = m.LOCAL_RAYS
+    assert np.array_equal(o[0, 8 + k:], [0, 0, 1, 0, 0]) and o[0, 10] == pytest.approx(1 / 4.5)
+    assert o[0, 8] == pytest.approx(1 / 4.125) and o[0, 12] == pytest.approx(1 / 4.125)
+    assert (o[1:, 8 + k:] == 0).all()  # the others don't see the goal
+    # Agent 1 looks south from (1.5, 1.5): the middle ray hits the south border 4.5 away.
+    assert o[1, 10] == pytest.approx(1 / 5.5)
+
+
+def test_bad_arguments():
+    cfg = m.make_maze_configs(5, 3, seed=0)
+    with pytest.raises(ValueError):
+        m.MazeEnv(cfg, 4, obs_mode="rgb")
+    with pytest.raises(ValueError):
+        m.MazeEnv(cfg, 6, fixed_configs=True)
+    env = m.MazeEnv(cfg, 4, obs_mode="local", rng=0)
+    env.reset()
+    with pytest.raises(ValueError):
+        env.step(np.array([0, 1, 2, 3]))
+    with pytest.raises(ValueError):
+        m.make_maze_configs(100, 2, seed=0)  # only 16 distinct 2x2 configurations exist
+    res = subprocess.run([sys.executable, str(HERE_PATH / "rl2_maze.py"), "--bench", "--size", "1"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "--size" in res.stderr
+
+
+# ---- the RL² agent, rollouts, evaluation and the script (rl2_maze.py, paper §3.3) ----
+
+
+
+def run_maze(*argv, timeout=120):
+    return subprocess.run([sys.executable, str(HERE_PATH / "rl2_maze.py"), *argv], cwd=HERE_PATH, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+
+def test_agent_shapes_conv_sizes_and_shared_value():
+    torch.manual_seed(0)
+    T, B = 3, 2
+    for mode, D in (("pixels", 3 * m.HEIGHT * m.WIDTH), ("local", m.LOCAL_DIM)):
+        agent = m.MazeAgent(mode, hidden=24, embed=20)
+        x = torch.randn(T, B, D + m.EXTRA_INPUTS)
+        x[..., -3] = torch.randint(0, 3, (T, B)).float()
+        logits, values, h = agent(x, agent.initial_state(B))
+        assert logits.shape == (T, B, 3) and values.shape == (T, B) and h.shape == (B, 24)
+        # one shared GRU (appendix A.3): the value head sits on the policy's GRU
+        assert agent.core.v_gru is None
+        names = {id(p) for p in agent.policy_parameters()}
+        assert id(agent.core.v_head.weight) not in names and id(agent.phi.fc.weight) in names
+    conv = m.MazeEmbedding("pixels", 8)
+    f = conv.conv2(conv.conv1(torch.zeros(1, 3, m.HEIGHT, m.WIDTH)))
+    assert f.shape == (1, 16, 5, 7)  # 30x40 -> 13x18 -> 5x7 (appendix A.3)
+    assert conv.conv1(torch.zeros(1, 3, m.HEIGHT, m.WIDTH)).shape == (1, 16, 13, 18)
+    # weight norm starts at the plain Xavier init: W = g v / ||v|| = v
+    w = m.weight_norm(conv.conv1.weight.flatten(1), conv.conv1.g).view_as(conv.conv1.weight)
+    assert torch.allclose(w, conv.conv1.weight, atol=1e-6)
+
+
+def _rollout(mode="local", B=6, T=40, horizon=8, n=2, iters=2, seed=0):
+    torch.manual_seed(seed)
+    cfg = m.make_maze_configs(50, 3, seed=seed)
+    env = m.MazeEnv(cfg, B, n=n, horizon=horizon, obs_mode=mode, rng=seed)
+    agent = m.MazeAgent(mode, hidden=16, embed=16)
+    carry = m.new_carry(env, agent, "cpu")
+    gen = torch.Generator().manual_seed(seed)
+    out = [m.collect(agent, env, carry, T, gen) for _ in range(iters)]
+    return agent, carry, out
+
+
+@pytest.mark.parametrize("mode", ["local", "pixels"])
+def test_rollout_replays_exactly_and_state_is_carried_across_iterations(mode):
+    agent, carry, out = _rollout(mode, T=13 if mode == "pixels" else 40, iters=3)
+    for i, (b, _) in enumerate(out):
+        # trpo.update replays whole columns from the stored h0 with the stored resets: the same
+        # logits and values as the step-by-step rollout
+        logits, values, hT = agent(b["obs"], b["h0"], b["reset"])
+        assert torch.allclose(logits, b["logits"], atol=1e-5) and torch.allclose(values, b["values"], atol=1e-5)
+        if i + 1 < len(out):
+            nxt = out[i + 1][0]
+            assert torch.allclose(nxt["h0"], hT, atol=1e-5)  # the next rollout starts from this one's state
+            assert torch.allclose(b["last_value"], nxt["values"][0], atol=1e-5)  # bootstrap = V(next state)
+            # a trial that ends at the rollout's last step starts fresh at the next one's first
+            assert torch.equal(nxt["reset"][0], b["trial_end"][-1])
+    assert torch.equal(out[0][0]["reset"][0], torch.ones(6))
+
+
+def test_inputs_placeholders_done_flag_and_reset_only_between_trials():
+    # horizon 5: no goal is reachable in 5 steps (it is >= 2 cells away, about 8 steps straight
+    # ahead), so every episode lasts 5 steps and every trial 10
+    B, T, horizon, n = 6, 40, 5, 2
+    agent, _, out = _rollout("local", B=B, T=T, horizon=horizon, n=n, iters=1)
+    b, fin = out[0]
+    x, reset, end = b["obs"], b["reset"], b["trial_end"]
+    a_prev, r_prev, d_prev = x[..., -3], x[..., -2], x[..., -1]
+    # reset[t] = 1 exactly after a trial's last step (and at the very start)
+    assert torch.equal(reset[1:], end[:-1]) and torch.equal(reset[0], torch.ones(B))
+    # placeholders at a trial's first step: action 0, reward 0, done 0
+    first = reset.bool()
+    assert (a_prev[first] == 0).all() and (r_prev[first] == 0).all() and (d_prev[first] == 0).all()
+    # elsewhere the previous step's action and reward reach the policy
+    later = ~first[1:]
+    assert torch.equal(a_prev[1:][later], b["actions"][:-1].float()[later])
+    assert torch.equal(r_prev[1:][later], b["rewards"][:-1][later])
+    # d = 1 at the first step of episode 2 (the policy sees the episode end), and the state is NOT
+    # reset there; it is reset at each trial's first step
+    steps = torch.arange(T)[:, None].expand(T, B)
+    assert not (b["rewards"] > 0.5).any()
+    assert torch.equal(d_prev.bool(), (steps % 10) == 5)
+    assert torch.equal(reset.bool(), (steps % 10) == 0)
+    assert len(fin["returns"]) == B * (T // 10) and (fin["lengths"] == horizon).all()
+    assert not fin["success"].any()
+    # the hidden state carries episode 1 into episode 2 of the same trial, and nothing across
+    # trials: changing an input of step 2 (episode 1) changes the policy at step 7 (episode 2)
+    # but not from step 10 on (the next trial)
+    h0 = agent.initial_state(B)
+    logits, _, _ = agent(x, h0, reset)
+    x2 = x.clone()
+    x2[2, :, 0] = 1 - x2[2, :, 0]
+    logits2, _, _ = agent(x2, h0, reset)
+    assert (logits2[7] - logits[7]).abs().max() > 1e-5
+    assert torch.allclose(logits2[10:], logits[10:], atol=1e-6) and torch.equal(logits2[:2], logits[:2])
+
+
+def test_table3_metrics_exact():
+    lengths = np.array([[50, 30], [40, 45], [250, 20], [60, 250], [30, 30]])
+    success = np.array([[1, 1], [1, 1], [0, 1], [1, 0], [1, 1]], bool)
+    t = m.table3(lengths, success)
+    assert t["trials"] == 5
+    e1, e2 = t["episodes"]
+    assert e1["success"] == 0.8 and e1["successes"] == 4 and e1["length"] == 45.0
+    assert e1["length_se"] == pytest.approx(np.std([50, 40, 60, 30], ddof=1) / 2)
+    assert e2["success"] == 0.8 and e2["length"] == pytest.approx((30 + 45 + 20 + 30) / 4)
+    assert e1["success_se"] == pytest.approx(np.sqrt(0.8 * 0.2 / 5))
+    # both succeeded in trials 0, 1, 4; episode 2 no longer in 0 and 4
+    assert t["improved"]["denominator"] == 3 and t["improved"]["count"] == 2
+    assert t["improved"]["fraction"] == pytest.approx(2 / 3)
+    # over all trials: 0, 4 (not longer), 2 (episode 1 failed, 2 succeeded)
+    assert t["improved_all"]["count"] == 3 and t["improved_all"]["fraction"] == 0.6
+
+
+def test_evaluate_runs_one_trial_per_test_maze_and_its_numbers_agree():
+    torch.manual_seed(0)
+    _, test = m.make_train_test_configs(3, num=1000)
+    cfg = {k: v[:30] for k, v in test.items()}
+    agent = m.MazeAgent("local", 16, 16)
+    horizon, n = 40, 3
+    res = m.evaluate(agent, cfg, n, horizon, "local", "cpu", seed=1, chunk=12, record=5)
+    L, S, R = res["lengths"], res["success"], res["returns"]
+    assert L.shape == (30, n) and S.shape == (30, n) and R.shape == (30,)
+    assert ((L >= 1) & (L <= horizon)).all() and (L[~S] == horizon).all()
+    # return = sum over episodes of (-0.04 per step + 1 on success), minus 0.001 per wall push
+    base = -0.04 * L.sum(1) + S.sum(1)
+    assert ((R <= base + 1e-6) & (R >= base - 0.001 * L.sum(1) - 1e-6)).all()
+    # the recorded paths start at the maze's start cell and follow each episode
+    tr = res["traj"]
+    for i in range(5):
+        for e in range(n):
+            path, poses = m.episode_path(tr, i, e)
+            assert len(poses) == L[i, e] and len(path) == L[i, e] + 1
+            assert np.allclose(path[0], m.cell_centre(cfg["start"][i]))
+            assert poses[0, 2] == cfg["heading"][i]
+    # the shortest-path oracle reaches every goal; random is much worse on average
+    ol, os_ = m.scripted_episodes(cfg, 250, "oracle")
+    assert os_.all() and (ol >= 6).all()
+
+
+def test_short_local_training_beats_random():
+    """~100k steps of local-mode training with a small GRU on one maze (random: ~10-20%
+    success): the training loop (rollouts, carried state, GAE, trpo.update) must learn it."""
+    torch.manual_seed(0)
+    cfg = {k: v[1:2] for k, v in m.make_maze_configs(1000, 3, seed=0).items()}
+    B, T, horizon = 32, 128, 250
+    env = m.MazeEnv(cfg, B, n=2, horizon=horizon, obs_mode="local", rng=0)
+    agent = m.MazeAgent("local", 32, 32)
+    opt = torch.optim.Adam(agent.parameters(), lr=3e-3, eps=1e-5)
+    carry = m.new_carry(env, agent, "cpu")
+    for it in range(24):
+        gen = torch.Generator().manual_seed(it)
+        b, _ = m.collect(agent, env, carry, T, gen)
+        adv, ret = trpo.gae(b["rewards"], b["values"], b["trial_end"], 0.99, 0.99, b["last_value"])
+        b.update(advantages=adv, returns=ret)
+        trpo.update(agent, opt, b, policy_params=agent.policy_parameters(), trials_per_minibatch=16,
+                    vf_coef=0.5, generator=gen)
+    M = 256
+    ev = {k: np.repeat(v, M, 0) for k, v in cfg.items()}
+    res = m.evaluate(agent, ev, 2, horizon, "local", "cpu", seed=99, chunk=M)
+    _, rs = m.scripted_episodes(ev, horizon, "random", seed=1)
+    trained = res["success"].mean()
+    se = np.sqrt(rs.mean() * (1 - rs.mean()) / M + trained * (1 - trained) / (2 * M))
+    assert trained > rs.mean() + max(0.3, 5 * se), (trained, rs.mean())
+
+
+def test_rl2_maze_end_to_end_local_resume_and_bad_inputs(tmp_path):
+    common = ["--obs", "local", "--num-trials", "8", "--rollout-steps", "64", "--hidden", "16", "--embed", "16",
+              "--eval-mazes", "20", "--checkpoint-every", "1"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    p = run_maze(*common, "--total-timesteps", "1024", "--out", str(a))
+    assert p.returncode == 0, p.stderr
+    res = json.loads((a / "results.json").read_text())
+    assert res["experiment"] == "maze" and (res["size"], res["n"], res["obs"]) == (3, 2, "local")
+    assert res["steps"] == 1024 and res["table"]["trials"] == 20 and len(res["table"]["episodes"]) == 2
+    assert {"oracle", "random", "improved", "improved_all"} <= set(res["table"])
+    assert res["table"]["oracle"]["success"] == 1.0
+    for f in ("learning_curve.png", "checkpoint.pt", "topdown_bad.png"):
+        assert (a / f).stat().st_size > 0
+    rows = (a / "progress.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 2 and "success_2" in rows[0]
+    # exact resume: 1 iteration, then --resume to 2, equals 2 iterations straight
+    p = run_maze(*common, "--total-timesteps", "512", "--out", str(b), "--eval-mazes", "2")
+    assert p.returncode == 0, p.stderr
+    p = run_maze(*common, "--total-timesteps", "1024", "--resume", str(b), "--eval-mazes", "2")
+    assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
+    ra, rb = torch.load(a / "checkpoint.pt", weights_only=True), torch.load(b / "checkpoint.pt", weights_only=True)
+    assert ra["steps"] == rb["steps"] == 1024
+    for k in ra["agent"]:
+        assert torch.equal(ra["agent"][k], rb["agent"][k]), k
+    # eval-only on another size and more episodes (the paper's extrapolation), into its own folder
+    p = run_maze("--obs", "local", "--eval-only", "--checkpoint", str(a / "checkpoint.pt"), "--eval-size", "5",
+                 "--eval-n", "3", "--eval-mazes", "4")
+    assert p.returncode == 0 and "Table 3" in p.stdout, p.stderr
+    res = json.loads((a / "eval_size5_n3" / "results.json").read_text())
+    assert res["eval_size"] == 5 and len(res["table"]["episodes"]) == 3 and res["eval_horizon"] == 1000
+    # a checkpoint of another shape: a one-line error (trpo.load_checkpoint, tested with the bandit)
+    p = run_maze("--obs", "pixels", "--eval-only", "--checkpoint", str(a / "checkpoint.pt"))
+    assert one_line_error(p) and "--obs local" in p.stderr
+
+
+def test_rl2_maze_bad_input_is_one_line_exit_2():
+    p = run_maze("--obs", "rgb")
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "--obs" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("argv", [["--size", "2"], ["--n", "0"], ["--obs", "rgb"], ["--eval-mazes", "1001"],
+                                  ["--lr", "-1"], ["--device", "tpu"], ["--eval-only"], ["--resume", "/nowhere"],
+                                  ["--eval-size", "1"], ["--eval-n", "0"], ["--num-trials", "0"], ["--gamma", "2"]])
+def test_rl2_maze_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        m.parse_args(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ": error: " in err[0]
+
+
+def test_rl2_maze_pixels_tiny_run(tmp_path):
+    p = run_maze("--obs", "pixels", "--num-trials", "4", "--rollout-steps", "16", "--total-timesteps", "128",
+                 "--hidden", "16", "--embed", "16", "--eval-mazes", "3", "--out", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["obs"] == "pixels" and res["steps"] == 128 and res["table"]["trials"] == 3
+    assert len((tmp_path / "progress.csv").read_text().strip().splitlines()) == 1 + 2
+
+
+def test_sigint_saves_and_prints_resume_hint(tmp_path):
+    proc = subprocess.Popen([sys.executable, str(HERE_PATH / "rl2_maze.py"), "--obs", "local", "--num-trials", "4",
+                             "--rollout-steps", "32", "--hidden", "8", "--embed", "8", "--total-timesteps",
+                             "10000000", "--out", str(tmp_path)], cwd=HERE_PATH, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    csv_path = tmp_path / "progress.csv"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (csv_path.exists() and len(csv_path.read_text().splitlines()) >= 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "--resume" in err and "Traceback" not in err, err
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["iteration"] >= 1 and ckpt["iteration"] == len(csv_path.read_text().splitlines()) - 1
+    assert not os.path.exists(str(tmp_path / "checkpoint.pt.tmp"))

@@ -1,0 +1,406 @@
+"""RL² on random tabular MDPs (Duan et al. 2016, §3.2, Table 2), end to end.
+
+A trial is n episodes on one MDP with |S| = 10 states and |A| = 5 actions, drawn from the paper's
+distribution (transitions ~ flat Dirichlet, mean rewards ~ N(1, 1), rewards N(R_mean[s, a], 1));
+every episode lasts T = 10 steps and starts in state 0, so a trial is n * T steps. The GRU policy
+sees phi = (one-hot state, one-hot previous action, previous reward, previous done flag) and keeps
+its state across the n episodes, so what it learns about this MDP lives in its hidden state: the
+"fast" RL algorithm. First-order TRPO (trpo.py) is the "slow" one.
+
+    python rl2_mdp.py --n 10                            # train, evaluate, print the Table 2 row
+    python rl2_mdp.py --n 25 --total-timesteps 5000000 --out runs/n25
+    python rl2_mdp.py --n 25 --eval-only --checkpoint runs/n25/checkpoint.pt
+    python rl2_mdp.py --n 25 --resume runs/n25          # continue an interrupted run
+
+Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
+learning_curve.png (normalised as the paper's Figure 3: random = 0, OPSRL = 1).
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+
+import baselines
+import trpo
+from gru import RecurrentAgent
+
+EXPERIMENT = "mdp"
+N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
+# The value baseline is fitted to returns of (r - REWARD_SHIFT) / REWARD_SCALE, not of r. Every trial
+# has exactly n * T steps, so a constant shift changes every trajectory's discounted return by the
+# same amount and a positive scale only rescales it: the policy's objective (and its normalised
+# advantages) are unchanged. What changes is the value regression: raw returns from step t are about
+# sum_{k < nT - t} 0.99^k (up to ~63 at n = 10), a function of the time step that the GRU baseline
+# would first have to learn to count, and far outside the range an Adam step moves a weight-normed
+# output layer (measured: explained variance ~0 for the first 250k steps). Centred on the task
+# distribution's mean reward (E[R_mean] = 1) and scaled to O(1) they are learnt within a few
+# iterations. rllab, the authors' code base, standardised its baselines' regression targets too.
+REWARD_SHIFT, REWARD_SCALE = 1.0, 10.0
+
+# Defaults per n: (total env steps, trials per iteration). Chosen so that `python rl2_mdp.py --n N`
+# finishes on a 2-core CPU in about an hour. Measured with hidden 256 and 1 thread on a shared 2-core
+# machine: 1,300-2,300 steps/s at n = 10 depending on the other load (update ~95% of it, rollout ~5%),
+# ~15% fewer at n = 100; plus 10 s (n = 10) to ~3 min (n = 100) for the OPSRL reference, the
+# baselines' grid search and the evaluation. Trials per iteration are multiples of the 32-trial
+# minibatch. The paper used 250k steps per iteration and up to 2.5G steps per n on a cluster
+# (reference card): expect far less than its RL² column from these budgets.
+DEFAULT_BUDGET = {10: (6_000_000, 128), 25: (6_000_000, 64), 50: (5_000_000, 32),
+                  75: (5_000_000, 32), 100: (4_500_000, 32)}
+
+
+def one_line_error(parser, msg):
+    """Bad input: one line on stderr and exit code 2 (argparse would add a usage block)."""
+    print(f"{parser.prog}: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)
+    p.error = lambda msg: one_line_error(p, msg)
+    p.add_argument("--n", type=int, default=10, help="episodes per trial")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--total-timesteps", type=int, default=None, help="env steps to train (default per n)")
+    p.add_argument("--trials-per-iter", type=int, default=None, help="trials per TRPO batch (default per n)")
+    p.add_argument("--hidden", type=int, default=256, help="GRU units (paper: 256)")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam step size")
+    p.add_argument("--epochs", type=int, default=5, help="surrogate epochs per iteration (authors: >= 5)")
+    p.add_argument("--minibatch", type=int, default=32, help="trials per minibatch (authors: 32)")
+    p.add_argument("--gamma", type=float, default=0.99)
+    p.add_argument("--lam", type=float, default=0.3, help="GAE lambda (paper, appendix A.2)")
+    p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")
+    p.add_argument("--clip", type=float, default=0.1)
+    p.add_argument("--ent-coef", type=float, default=0.0)
+    p.add_argument("--eval-instances", type=int, default=1000)
+    p.add_argument("--no-baselines", action="store_true", help="evaluate RL² (and the oracle) only")
+    p.add_argument("--prior", choices=sorted(baselines.MDP_PRIORS), default="tabularl",
+                   help="prior of the Bayesian baselines: TabulaRL's defaults as the paper (tabularl) "
+                        "or the task distribution's own (true)")
+    p.add_argument("--out", default=None, help="output folder (default runs/mdp_n{n}_s{seed})")
+    p.add_argument("--eval-only", action="store_true", help="evaluate --checkpoint, no training")
+    p.add_argument("--checkpoint", default=None, help="checkpoint to evaluate (with --eval-only)")
+    p.add_argument("--resume", default=None, help="output folder of an interrupted run to continue")
+    p.add_argument("--checkpoint-every", type=int, default=10, help="iterations between checkpoints")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on small CPUs)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    a = p.parse_args(argv)
+    if a.n < 1:
+        p.error("--n must be at least 1 episode")
+    budget, trials = DEFAULT_BUDGET[min(DEFAULT_BUDGET, key=lambda m: abs(math.log(m / a.n)))]
+    a.total_timesteps = budget if a.total_timesteps is None else a.total_timesteps
+    a.trials_per_iter = trials if a.trials_per_iter is None else a.trials_per_iter
+    for name in ("total_timesteps", "trials_per_iter", "hidden", "epochs", "minibatch", "eval_instances",
+                 "checkpoint_every", "threads"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be a positive integer")
+    if a.eval_instances < 2:
+        p.error("--eval-instances must be at least 2 (standard errors need two)")
+    if a.seed < 0:
+        p.error("--seed must be non-negative")
+    for name in ("lr", "max_kl", "clip"):
+        if not getattr(a, name) > 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if not (0 <= a.gamma <= 1 and 0 <= a.lam <= 1):
+        p.error("--gamma and --lam must lie in [0, 1]")
+    if a.ent_coef < 0:
+        p.error("--ent-coef must be non-negative")
+    if a.eval_only and not a.checkpoint:
+        p.error("--eval-only needs --checkpoint PATH")
+    if a.device == "auto":
+        a.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if a.device not in ("cpu", "cuda") and not a.device.startswith("cuda:"):
+        p.error(f"--device must be cpu, cuda or auto, not {a.device!r}")
+    if a.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error("--device cuda requested but no CUDA device is available")
+    if a.resume and not os.path.isfile(os.path.join(a.resume, "checkpoint.pt")):
+        p.error(f"--resume {a.resume}: no checkpoint.pt there")
+    a.out = a.resume or a.out or f"runs/mdp_n{a.n}_s{a.seed}"
+    return a
+
+
+# ---- the environment: B MDP trials at once (§3.2) ----
+def sample_mdps(num, rng, device="cpu"):
+    """num MDPs from the Table 2 distribution (baselines.sample_mdps, the single source of truth,
+    drawn with the numpy Generator rng) as torch tensors: P (num, S, A, S), R_mean (num, S, A)."""
+    P, R_mean = baselines.sample_mdps(num, rng, N_STATES, N_ACTIONS)
+    return (torch.as_tensor(P, dtype=torch.float32, device=device),
+            torch.as_tensor(R_mean, dtype=torch.float32, device=device))
+
+
+def phi(state, prev_action, prev_reward, prev_done, n_states=N_STATES, n_actions=N_ACTIONS):
+    """Input embedding (appendix A.2): one-hot current state, one-hot previous action, previous
+    reward and previous done flag. At a trial's first step the placeholders are action 0, r = 0,
+    d = 0; at the first step of a later episode they are the last step of the episode before
+    (d = 1 tells the policy the state was reset to 0)."""
+    s = torch.nn.functional.one_hot(state, n_states).to(prev_reward.dtype)
+    a = torch.nn.functional.one_hot(prev_action, n_actions).to(prev_reward.dtype)
+    return torch.cat([s, a, prev_reward.unsqueeze(-1), prev_done.unsqueeze(-1)], -1)
+
+
+@torch.no_grad()
+def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON):
+    """Play B = len(P) trials of n episodes of `horizon` steps with the recurrent policy, all
+    trials at once. Every episode starts in state 0; the hidden state starts at zero for each trial
+    and is carried across its n episodes (never reset at an episode boundary, §2.2).
+    Returns rewards (n * horizon, B) and, with store=True, the rollout buffer for the TRPO update
+    (obs, actions, logits, values, states, dones; each (n * horizon, B, ...))."""
+    B, S, A, _ = P.shape
+    device = P.device
+    P_cum = P.cumsum(-1)
+    P_cum[..., -1] = 1.0  # float rounding must never let u exceed the last entry
+    h = agent.initial_state(B, device)
+    s = torch.zeros(B, dtype=torch.long, device=device)
+    a = torch.zeros(B, dtype=torch.long, device=device)
+    r = torch.zeros(B, device=device)
+    d = torch.zeros(B, device=device)
+    buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "states", "dones")}
+    rows = torch.arange(B, device=device)
+    for t in range(n * horizon):
+        x = phi(s, a, r, d, S, A)
+        logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store)
+        logits = logits[0]
+        u = torch.rand(B, 1, generator=generator).to(device)
+        a = torch.searchsorted(torch.softmax(logits, -1).cumsum(-1), u).squeeze(-1).clamp_(max=A - 1)
+        r = R_mean[rows, s, a] + torch.randn(B, generator=generator).to(device)
+        u = torch.rand(B, 1, generator=generator).to(device)
+        s_next = torch.searchsorted(P_cum[rows, s, a], u).squeeze(-1).clamp_(max=S - 1)
+        episode_end = (t + 1) % horizon == 0
+        d = torch.full((B,), float(episode_end), device=device)  # the trial goes on past it
+        if store:
+            buf["obs"].append(x)
+            buf["logits"].append(logits)
+            buf["values"].append(value[0])
+            buf["actions"].append(a)
+            buf["states"].append(s)
+            buf["dones"].append(d)
+        buf["rewards"].append(r)
+        s = torch.zeros_like(s_next) if episode_end else s_next  # each episode starts in state 0
+    rewards = torch.stack(buf["rewards"])
+    if not store:
+        return rewards
+    batch = {key: torch.stack(v) for key, v in buf.items() if v}
+    return rewards, batch
+
+
+def reference_scores(args):
+    """Normalisation of the progress line as the paper's Figure 3: random = 0, OPSRL = 1.
+    Random's expectation is exact: mean rewards are N(1, 1) independent of the dynamics and a
+    uniform policy cannot correlate with them, so it earns 1 per step, n * T per trial. OPSRL
+    (TabulaRL's default of 10 posterior samples, no tuning) is measured on 1000 reference MDPs
+    from a seed disjoint from training, evaluation and the baselines' tuning."""
+    P, R_mean = baselines.sample_mdps(1000, np.random.default_rng(args.seed + 2_000_003), N_STATES, N_ACTIONS)
+    opsrl = baselines.mdp_run_method(P, R_mean, args.n, HORIZON, "OPSRL", baselines.MDP_GRIDS["OPSRL"][2],
+                                     args.prior, np.random.default_rng([args.seed + 2_000_003, 1]))
+    return float(args.n * HORIZON), float(opsrl.mean())
+
+
+def evaluate(agent, args, device):
+    """Table 2 row: RL² and every baseline on the same eval MDPs (a seed disjoint from training),
+    plus the oracle that knows each MDP. Returns (rows: method -> (N,) totals, hyper, oracle)."""
+    P, R_mean = baselines.sample_mdps(args.eval_instances, np.random.default_rng(args.seed + 1_000_003),
+                                      N_STATES, N_ACTIONS)
+    gen = torch.Generator().manual_seed(args.seed + 1_000_003)
+    Pt, Rt = (torch.as_tensor(x, dtype=torch.float32, device=device) for x in (P, R_mean))
+    rl2 = play(agent, Pt, Rt, args.n, gen).sum(0).cpu().numpy().astype(np.float64)
+    rows = {"RL2": rl2}
+    hyper = {}
+    if not args.no_baselines:
+        base, hyper = baselines.run_mdp_baselines(P, R_mean, args.n, T=HORIZON, seed=args.seed, prior=args.prior)
+        rows.update(base)
+    sim, exact = baselines.oracle_mdp(P, R_mean, args.n, HORIZON, np.random.default_rng([args.seed, 99]))
+    oracle = {"mean": float(exact.mean()), "stderr": float(exact.std(ddof=1) / math.sqrt(len(exact))),
+              "simulated_mean": float(sim.mean()), "simulated_stderr": float(sim.std(ddof=1) / math.sqrt(len(sim)))}
+    return rows, hyper, oracle
+
+
+def print_row(rows, args, hyper, oracle):
+    best = baselines.paired_significance(rows)
+    paper = baselines.PAPER_TABLE2.get(args.n, {})
+    print(f"\nTable 2 row, n = {args.n} (|S| = {N_STATES}, |A| = {N_ACTIONS}, T = {HORIZON}): total reward, "
+          f"mean ± SE over {args.eval_instances} MDPs; * = best or not significantly worse (paired one-sided "
+          f"t-test, p = 0.05); baselines' prior: {args.prior}")
+    print(f"  {'method':12s} {'ours':>18s}   {'paper':>7s}  hyperparameters")
+    hyper = dict(hyper, RL2={"GRU": args.hidden, "lr": args.lr})
+    for m in baselines.MDP_METHODS + ["RL2"]:
+        if m not in rows:
+            continue
+        x = rows[m]
+        se = x.std(ddof=1) / math.sqrt(len(x))
+        pv = f"{paper[m]:7.1f}" if m in paper else "      -"
+        hp = " ".join(f"{k}={v:g}" for k, v in hyper.get(m, {}).items())
+        print(f"  {m:12s} {x.mean():10.2f} ± {se:5.2f} {'*' if m in best else ' '} {pv}  {hp}")
+    print(f"  {'Oracle':12s} {oracle['mean']:10.2f} ± {oracle['stderr']:5.2f}            exact expectation "
+          f"(knows the MDP: the ceiling); simulated {oracle['simulated_mean']:.2f}")
+    return best
+
+
+def plot_curve(csv_path, png_path, args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    steps = [int(r["steps"]) for r in rows]
+    score = [float(r["normalized"]) for r in rows]
+    plt.figure(figsize=(5, 3.5))
+    plt.plot(steps, score, label="RL²")
+    plt.axhline(1.0, color="k", ls="--", lw=0.8, label="OPSRL")
+    plt.axhline(0.0, color="gray", ls=":", lw=0.8, label="random")
+    plt.xlabel("environment steps")
+    plt.ylabel("normalised total reward")
+    plt.title(f"RL² tabular MDPs, n = {args.n}")
+    plt.ylim(min(-0.1, min(score)), max(1.15, max(score) + 0.05))
+    plt.legend(loc="best")
+    plt.tight_layout()
+    plt.savefig(png_path, dpi=120)
+    plt.close()
+
+
+CSV_FIELDS = ["iteration", "steps", "seconds", "steps_per_s", "trial_reward", "normalized", "kl", "entropy",
+              "clipfrac", "explained_variance", "backtracks", "epoch_kept", "v_loss"]
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    # Data parallel under torchrun (gloo on CPU, nccl on GPU): every process collects its share of
+    # the trials, trpo.update averages gradients and statistics, so parameters stay identical.
+    world, rank, device = trpo.init_distributed(args.device)
+    if args.trials_per_iter % world:
+        sys.exit(f"error: --trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
+    torch.manual_seed(args.seed)  # same initial parameters in every process
+    n_inputs = N_STATES + N_ACTIONS + 2
+    agent = RecurrentAgent(n_inputs, N_ACTIONS, args.hidden).to(device)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
+
+    if args.eval_only:
+        ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"n": args.n})
+        args.hidden, args.lr = ckpt["hidden"], ckpt.get("args", {}).get("lr", args.lr)  # as trained
+        agent = RecurrentAgent(n_inputs, N_ACTIONS, ckpt["hidden"]).to(device)
+        agent.load_state_dict(ckpt["agent"])
+        print(f"{args.checkpoint}: iteration {ckpt['iteration']}, {ckpt['steps']} steps, "
+              f"{ckpt['seconds']:.0f} s of training")
+        rows, hyper, oracle = evaluate(agent, args, device)
+        print_row(rows, args, hyper, oracle)
+        sys.exit(0)
+
+    log = rank == 0  # only rank 0 prints and writes files
+    ckpt_path = os.path.join(args.out, "checkpoint.pt")
+    csv_path = os.path.join(args.out, "progress.csv")
+    random_ref, opsrl_ref = reference_scores(args) if log else (0.0, 1.0)
+    iteration, steps, seconds = 0, 0, 0.0
+    kept = []
+    if args.resume:
+        ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"n": args.n})
+        args.hidden = ckpt["hidden"]
+        agent = RecurrentAgent(n_inputs, N_ACTIONS, args.hidden).to(device)
+        optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
+        agent.load_state_dict(ckpt["agent"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        iteration, steps, seconds = ckpt["iteration"], ckpt["steps"], ckpt["seconds"]
+        if log and os.path.isfile(csv_path):  # drop rows logged after the checkpoint: none is duplicated
+            with open(csv_path) as f:
+                kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
+            print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
+    if log:
+        os.makedirs(args.out, exist_ok=True)
+        with open(csv_path, "w", newline="") as f:
+            w = csv.DictWriter(f, CSV_FIELDS)
+            w.writeheader()
+            w.writerows(kept)
+
+    def state():
+        return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden,
+                "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "iteration": iteration, "steps": steps, "seconds": seconds,
+                "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
+
+    interrupted = []
+    signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))  # finish the iteration, then save
+    signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
+    B = args.trials_per_iter // world
+    L = args.n * HORIZON  # steps per trial
+    if log:
+        print(f"RL² MDP n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
+              f"({args.trials_per_iter * L} steps) per iteration, GRU {args.hidden}, device {device}, "
+              f"{world} process(es) x {args.threads} thread(s); OPSRL reference {opsrl_ref:.2f}, "
+              f"random {random_ref:.2f}", flush=True)
+    trial_end = torch.zeros(L, B, device=device)
+    trial_end[-1] = 1  # GAE runs across the n episodes and stops only at the trial's end
+    reset = torch.zeros(L, B, device=device)
+    while steps < args.total_timesteps:
+        stop = trpo.all_mean(torch.tensor(float(bool(interrupted)))).item() > 0  # all processes stop together
+        if stop:
+            break
+        t0 = time.perf_counter()
+        iter_seed = trpo.seed_for(args.seed, rank, iteration)  # exact resume (trpo.seed_for)
+        gen = torch.Generator().manual_seed(iter_seed)
+        P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device)
+        rewards, batch = play(agent, P, R_mean, args.n, gen, store=True)
+        adv, ret = trpo.gae((rewards - REWARD_SHIFT) / REWARD_SCALE, batch["values"], trial_end, args.gamma,
+                            args.lam)
+        batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
+        info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
+                           epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
+                           ent_coef=args.ent_coef, generator=gen)
+        if not all(math.isfinite(info[key]) for key in ("kl", "pg_loss", "v_loss")):
+            sys.exit(f"error: non-finite loss at iteration {iteration + 1}; last good checkpoint: {ckpt_path}")
+        iteration += 1
+        steps += rewards.numel() * world
+        dt = time.perf_counter() - t0
+        seconds += dt
+        trial_reward = trpo.all_mean(rewards.sum(0).mean()).item()
+        if not log:
+            continue
+        row = {"iteration": iteration, "steps": steps, "seconds": round(seconds, 2),
+               "steps_per_s": round(rewards.numel() * world / dt), "trial_reward": round(trial_reward, 4),
+               "normalized": round((trial_reward - random_ref) / (opsrl_ref - random_ref), 4),
+               "kl": round(info["kl"], 5), "entropy": round(info["entropy"], 4),
+               "clipfrac": round(info["clipfrac"], 4), "explained_variance": round(info["explained_variance"], 4),
+               "backtracks": info["backtracks"], "epoch_kept": info["epoch_kept"], "v_loss": round(info["v_loss"], 5)}
+        with open(csv_path, "a", newline="") as f:
+            csv.DictWriter(f, CSV_FIELDS).writerow(row)
+        print(f"iter {iteration:4d}  steps {steps:9d}  {row['steps_per_s']:6d} steps/s  trial reward "
+              f"{trial_reward:8.2f}  normalised {row['normalized']:6.3f}  KL {info['kl']:.4f}  "
+              f"entropy {info['entropy']:.3f}  EV {info['explained_variance']:.2f}  bt {info['backtracks']}",
+              flush=True)
+        if iteration % args.checkpoint_every == 0:
+            trpo.save_checkpoint(ckpt_path, state())
+    if not log:
+        torch.distributed.destroy_process_group()
+        sys.exit(0)
+    trpo.save_checkpoint(ckpt_path, state())
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    if interrupted:
+        sys.exit(f"interrupted at iteration {iteration}; resume with: python rl2_mdp.py --n {args.n} "
+                 f"--resume {args.out}")
+    plot_curve(csv_path, os.path.join(args.out, "learning_curve.png"), args)
+
+    rows, hyper, oracle = evaluate(agent, args, device)
+    best = print_row(rows, args, hyper, oracle)
+    results = {"experiment": EXPERIMENT, "n": args.n, "seed": args.seed, "steps": steps,
+               "iterations": iteration, "seconds": round(seconds, 1), "device": str(device), "processes": world,
+               "threads": args.threads, "eval_instances": args.eval_instances, "prior": args.prior,
+               "rows": {m: {"mean": float(x.mean()), "stderr": float(x.std(ddof=1) / math.sqrt(len(x)))}
+                        for m, x in rows.items()},
+               "best_or_not_significantly_worse": sorted(best),
+               "hyperparameters": {m: {k: v if isinstance(v, int) else float(v) for k, v in hp.items()}
+                                   for m, hp in hyper.items()},
+               "oracle": oracle,
+               "reference": {"random": random_ref, "OPSRL": opsrl_ref},
+               "paper": dict(baselines.PAPER_TABLE2.get(args.n, {}))}
+    tmp = os.path.join(args.out, "results.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(tmp, os.path.join(args.out, "results.json"))
+    print(f"wrote {args.out}/results.json, progress.csv, learning_curve.png, checkpoint.pt")
