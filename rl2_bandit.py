@@ -285,7 +285,7 @@ if __name__ == "__main__":
     trial_end[-1] = 1  # GAE runs across the n episodes and stops only at the trial's end
     reset = torch.zeros(args.n, B, device=device)
     while steps < args.total_timesteps:
-        stop = trpo.all_mean(torch.tensor(float(bool(interrupted)))).item() > 0  # all processes stop together
+        stop = trpo.all_mean(torch.tensor(float(bool(interrupted)), device=device)).item() > 0  # all stop together
         if stop:
             break
         t0 = time.perf_counter()
