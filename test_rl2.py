@@ -3,11 +3,14 @@ short training runs that must beat random, and the scripts end to end in subproc
 
     pytest -q test_rl2.py
 """
+import itertools
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
