@@ -1168,16 +1168,7 @@ def parse_args(argv=None):
         p.error("--gamma and --lam must lie in [0, 1]")
     if a.ent_coef < 0 or a.vf_coef < 0 or a.max_grad_norm < 0:
         p.error("--ent-coef, --vf-coef and --max-grad-norm must be non-negative")
-    if a.eval_only and not a.checkpoint:
-        p.error("--eval-only needs --checkpoint PATH")
-    if a.device == "auto":
-        a.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if a.device not in ("cpu", "cuda") and not a.device.startswith("cuda:"):
-        p.error(f"--device must be cpu, cuda or auto, not {a.device!r}")
-    if a.device.startswith("cuda") and not torch.cuda.is_available():
-        p.error("--device cuda requested but no CUDA device is available")
-    if a.resume and not os.path.isfile(os.path.join(a.resume, "checkpoint.pt")):
-        p.error(f"--resume {a.resume}: no checkpoint.pt there")
+    trpo.check_run_args(p, a)  # --eval-only/--checkpoint, --device, --resume
     for flag, path in (("--demo", a.demo), ("--out", a.out)):
         if path is not None:
             try:

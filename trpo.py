@@ -196,6 +196,22 @@ def init_distributed(device):
     return world, rank, torch.device(device)
 
 
+def check_run_args(parser, a):
+    """Flags every rl2_*.py script shares: --eval-only needs --checkpoint, --device is a usable
+    device (auto picks cuda when present), --resume names a folder holding a checkpoint.
+    Problems go to parser.error (one line, exit 2)."""
+    if a.eval_only and not a.checkpoint:
+        parser.error("--eval-only needs --checkpoint PATH")
+    if a.device == "auto":
+        a.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if a.device not in ("cpu", "cuda") and not a.device.startswith("cuda:"):
+        parser.error(f"--device must be cpu, cuda or auto, not {a.device!r}")
+    if a.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda requested but no CUDA device is available")
+    if a.resume and not os.path.isfile(os.path.join(a.resume, "checkpoint.pt")):
+        parser.error(f"--resume {a.resume}: no checkpoint.pt there")
+
+
 def seed_for(*keys):
     """A seed per (run seed, rank, iteration): each iteration's randomness is a function of its
     index alone, so a resumed run continues exactly as an uninterrupted one would, and each
