@@ -145,6 +145,59 @@ class RecurrentAgent(nn.Module):
         return logits, self.v_head(out_v).squeeze(-1), torch.cat([h_pi, h_v], 1)
 
 
+class MLPAgent(nn.Module):
+    """The memoryless control (`--policy mlp`): the same input phi through a feed-forward network,
+    no recurrent state, so the action at step t depends on phi_t alone (the last action, reward and
+    done flag; in the MDPs also the current state). Whatever RL² gains over it is what the GRU's
+    memory buys (§2.2: the hidden state is the fast RL algorithm's only store of experience).
+
+    Policy: phi -> 2 x (WN linear, ReLU; appendix A's activations) -> linear -> logits. Baseline: a
+    separate network of the same shape -> linear (appendix A). The call interface is
+    RecurrentAgent's, so play() and trpo.update run it unchanged: forward(x (T,B,I), h0, reset,
+    need_value) -> (logits (T,B,A), values (T,B) or None, h), where the "state" is a dummy (B, 1)
+    tensor of zeros passed through untouched."""
+
+    def __init__(self, input_size, n_actions, hidden_size=256, weight_norm=True):
+        super().__init__()
+        self.hidden_size, self.shared = hidden_size, False
+        self.pi_body = nn.ModuleList([WNLinear(input_size, hidden_size, weight_norm),
+                                      WNLinear(hidden_size, hidden_size, weight_norm)])
+        self.pi_head = WNLinear(hidden_size, n_actions, weight_norm)
+        self.v_body = nn.ModuleList([WNLinear(input_size, hidden_size, weight_norm),
+                                     WNLinear(hidden_size, hidden_size, weight_norm)])
+        self.v_head = WNLinear(hidden_size, 1, weight_norm)
+
+    def initial_state(self, batch_size, device=None):
+        return torch.zeros(batch_size, 1, device=device)  # no memory: a placeholder for the interface
+
+    def policy_parameters(self):
+        return list(self.pi_body.parameters()) + list(self.pi_head.parameters())
+
+    def forward(self, x, h0, reset=None, need_value=True):
+        h = x
+        for layer in self.pi_body:
+            h = torch.relu(layer(h))
+        logits = self.pi_head(h)
+        if not need_value:
+            return logits, None, h0
+        v = x
+        for layer in self.v_body:
+            v = torch.relu(layer(v))
+        return logits, self.v_head(v).squeeze(-1), h0
+
+
+POLICIES = ("gru", "mlp")
+
+
+def make_agent(policy, input_size, n_actions, hidden_size, shared=False):
+    """The network for --policy: "gru" (RL², §2.3) or "mlp" (the memoryless control)."""
+    if policy == "gru":
+        return RecurrentAgent(input_size, n_actions, hidden_size, shared)
+    if policy == "mlp":
+        return MLPAgent(input_size, n_actions, hidden_size)
+    raise ValueError(f"unknown policy {policy!r}; choose from {POLICIES}")
+
+
 def copy_from_torch(gru, ref):
     """Load torch.nn.GRU(I, H) weights into our GRU (weight norm must be off)."""
     assert gru.g_ih is None, "copy into a GRU built with weight_norm=False"

@@ -10,8 +10,18 @@ lives in its hidden state: the "fast" RL algorithm. First-order TRPO (trpo.py) i
     python rl2_bandit.py --k 5 --n 10 --eval-only --checkpoint runs/k5n10/checkpoint.pt
     python rl2_bandit.py --k 5 --n 10 --resume runs/k5n10  # continue an interrupted run
 
+Beyond the paper (README): --imitate gittins trains the same GRU by behaviour cloning of the finite-horizon
+Gittins policy (the paper's §3.1 ablation; --dagger labels the policy's own trials instead); --policy mlp is
+the memoryless control (gru.MLPAgent); --analyse measures, per pull, how often the trained policy agrees
+with Gittins / Thompson sampling and how well a linear probe decodes the Bayesian posterior from its state:
+
+    python rl2_bandit.py --k 5 --n 10 --imitate gittins --total-timesteps 500000 --analyse
+    python rl2_bandit.py --k 5 --n 10 --policy mlp
+    python rl2_bandit.py --k 5 --n 10 --eval-only --checkpoint runs/k5n10/checkpoint.pt --analyse --out runs/an
+
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
-learning_curve.png (normalised as the paper's Figure 2: random = 0, Gittins = 1).
+learning_curve.png (normalised as the paper's Figure 2: random = 0, Gittins = 1); with --analyse also
+analysis.png and an "analysis" section in results.json.
 """
 import argparse
 import csv
@@ -21,13 +31,14 @@ import os
 import signal
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
 
 import baselines
 import trpo
-from gru import RecurrentAgent
+from gru import POLICIES, RecurrentAgent, make_agent
 
 EXPERIMENT = "bandit"
 
@@ -62,6 +73,7 @@ def parse_args(argv=None):
     p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")
     p.add_argument("--clip", type=float, default=0.1)
     p.add_argument("--ent-coef", type=float, default=0.0)
+    p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
     p.add_argument("--eval-instances", type=int, default=1000)
     p.add_argument("--no-baselines", action="store_true", help="evaluate RL² only")
     p.add_argument("--out", default=None, help="output folder (default runs/bandit_k{k}_n{n}_s{seed})")
@@ -71,6 +83,21 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-every", type=int, default=10, help="iterations between checkpoints")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on small CPUs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--policy", choices=POLICIES, default=None,
+                   help="gru: RL² (default); mlp: the memoryless control, the same phi through a feed-forward "
+                        "net (with --eval-only / --resume: the checkpoint's kind)")
+    p.add_argument("--imitate", choices=["gittins"], default=None,
+                   help="train by supervised learning on finite-horizon Gittins trajectories (the paper's "
+                        "imitation ablation, §3.1) instead of TRPO; same budget, same evaluation")
+    p.add_argument("--dagger", action="store_true",
+                   help="with --imitate: train on the policy's own trials labelled with the Gittins action "
+                        "(DAgger with beta = 0) instead of on Gittins' trials (the paper's behaviour cloning)")
+    p.add_argument("--analyse", action="store_true",
+                   help="after training (or with --eval-only): agreement with Gittins / Thompson sampling per "
+                        "pull and a linear probe of the GRU state; writes analysis.png and results.json")
+    p.add_argument("--bench-scaling", type=int, nargs="?", const=2, default=None, metavar="N",
+                   help="train the given budget with 1 process, then with N (default 2) under torchrun; print "
+                        "steps/s of each and the ratio, then exit")
     a = p.parse_args(argv)
     if a.k < 2:
         p.error("--k must be at least 2 arms")
@@ -93,7 +120,11 @@ def parse_args(argv=None):
         p.error("--gamma and --lam must lie in [0, 1]")
     if a.ent_coef < 0:
         p.error("--ent-coef must be non-negative")
-    trpo.check_run_args(p, a)  # --eval-only/--checkpoint, --device, --resume
+    trpo.check_run_args(p, a, EXPERIMENT, {"k": a.k, "n": a.n})  # shared flags, checkpoints
+    if a.dagger and not a.imitate:
+        p.error("--dagger needs --imitate gittins")
+    if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
+        a.policy = a.policy or "gru"
     a.out = a.resume or a.out or f"runs/bandit_k{a.k}_n{a.n}_s{a.seed}"
     return a
 
@@ -152,7 +183,7 @@ def evaluate(agent, args, device, gittins_ref=None):
     gen = torch.Generator().manual_seed(args.seed + 1_000_003)
     probs = sample_bandits(args.eval_instances, args.k, gen)
     rl2 = play(agent, probs.to(device), args.n, gen).sum(0).cpu().numpy().astype(np.float64)
-    rows = {"RL2": rl2}
+    rows = {row_name(args): rl2}  # RL2, RL2-MLP, Imitation or Imitation-MLP
     hyper = {}
     if not args.no_baselines:
         base, hyper = baselines.run_bandit_baselines(probs.numpy().astype(np.float64), args.n, seed=args.seed)
@@ -166,7 +197,7 @@ def print_row(rows, args, hyper):
     print(f"\nTable 1 row, n = {args.n}, k = {args.k}: total reward, mean ± SE over {args.eval_instances} "
           f"instances; * = best or not significantly worse (paired one-sided t-test, p = 0.05)")
     print(f"  {'method':12s} {'ours':>18s}   {'paper':>7s}  hyperparameters")
-    for m in ["Random", "Gittins", "TS", "OTS", "UCB1", "eps-greedy", "Greedy", "RL2"]:
+    for m in ["Random", "Gittins", "TS", "OTS", "UCB1", "eps-greedy", "Greedy", row_name(args)]:
         if m not in rows:
             continue
         x = rows[m]
@@ -191,17 +222,304 @@ def plot_curve(csv_path, png_path, args):
     steps = [int(r["steps"]) for r in rows]
     score = [float(r["normalized"]) for r in rows]
     plt.figure(figsize=(5, 3.5))
-    plt.plot(steps, score, label="RL²")
+    plt.plot(steps, score, label=row_name(args))
     plt.axhline(1.0, color="k", ls="--", lw=0.8, label="Gittins")
     plt.axhline(0.0, color="gray", ls=":", lw=0.8, label="random")
     plt.xlabel("environment steps")
     plt.ylabel("normalised total reward")
-    plt.title(f"RL² bandit, k = {args.k}, n = {args.n}")
+    plt.title(f"{row_name(args)} bandit, k = {args.k}, n = {args.n}")
     plt.ylim(min(-0.1, min(score)), 1.15)
     plt.legend(loc="lower right")
     plt.tight_layout()
     plt.savefig(png_path, dpi=120)
     plt.close()
+
+
+# ---- the imitation ablation (§3.1) and a look inside the learned algorithm ----
+def checkpoint_policy(ckpt, args, path):
+    """Adopt the checkpoint's network kind and training method (checkpoints from before --policy hold a
+    GRU trained by TRPO). An explicit --policy or --imitate that contradicts it: one line, exit 2."""
+    kind, imitate = ckpt.get("policy", "gru"), ckpt.get("imitate")
+    if args.policy is not None and args.policy != kind:
+        trpo.input_error(f"{path} holds a --policy {kind} network, not --policy {args.policy}")
+    if args.resume and args.imitate and args.imitate != imitate:
+        trpo.input_error(f"{path} was trained with {'--imitate ' + imitate if imitate else 'TRPO'}, "
+                         f"not --imitate {args.imitate}")
+    args.policy, args.imitate = kind, imitate
+    args.dagger = bool(imitate) and (args.dagger or bool(ckpt.get("dagger")))
+
+
+def write_results(out_dir, results, merge=False):
+    """results.json, written atomically; merge=True keeps the keys of an existing file that results
+    does not set (--eval-only --analyse adds its sections to a training run's results)."""
+    path = os.path.join(out_dir, "results.json")
+    if merge and os.path.isfile(path):
+        with open(path) as f:
+            results = dict(json.load(f), **results)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def row_name(args):
+    """The Table 1 row of the trained network: RL2 (TRPO, GRU), RL2-MLP (TRPO, the memoryless control),
+    Imitation / Imitation-MLP (behaviour cloning of Gittins, §3.1), Imitation-DAgger (--dagger)."""
+    base = "RL2"
+    if getattr(args, "imitate", None):
+        base = "Imitation-DAgger" if getattr(args, "dagger", False) else "Imitation"
+    return base + ("-MLP" if getattr(args, "policy", "gru") == "mlp" else "")
+
+
+def gittins_targets(successes, failures, t, n):
+    """The finite-horizon Gittins action as a distribution over arms (B, k): uniform over the arms whose
+    index is maximal (the Gittins policy breaks ties uniformly at random, so this is the expected one-hot
+    label; the cross-entropy on it is the expected cross-entropy on a randomly tie-broken action)."""
+    index = baselines.gittins_index(n, t, successes, failures)
+    is_max = index == index.max(axis=-1, keepdims=True)
+    return is_max / is_max.sum(axis=-1, keepdims=True)
+
+
+@torch.no_grad()
+def bandit_histories(probs, n, rng, agent=None, generator=None, keep_hidden=False):
+    """Play B = len(probs) trials of n pulls, all at once, and keep the whole history in posterior terms.
+
+    agent=None plays the finite-horizon Gittins policy (numpy, ties uniformly at random, rng); otherwise the
+    agent samples its actions as in play() (torch generator). Rewards come from rng either way.
+    Returns a dict: obs (n, B, k+2) torch (phi_t, what the policy sees at step t), actions (n, B),
+    rewards (n, B), successes / failures (n, B, k) per-arm counts *before* step t (posterior
+    Beta(s+1, f+1)), and with keep_hidden the agent's policy state after reading phi_t, hidden (n, B, H)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    B, k = probs.shape
+    rows = np.arange(B)
+    S, F = np.zeros((B, k), np.int64), np.zeros((B, k), np.int64)
+    a, r, d = (torch.zeros(B, dtype=torch.long), torch.zeros(B), torch.zeros(B))
+    h = None if agent is None else agent.initial_state(B)
+    out = {key: [] for key in ("obs", "actions", "rewards", "successes", "failures", "hidden")}
+    for t in range(n):
+        x = phi(a, r, d, k)
+        out["obs"].append(x)
+        out["successes"].append(S.copy())
+        out["failures"].append(F.copy())
+        if agent is None:
+            act = baselines.bandit_policy_step("Gittins", S, F, t, n, rng)
+        else:
+            logits, _, h = agent(x.unsqueeze(0), h, None, need_value=False)
+            if keep_hidden:
+                out["hidden"].append(h[:, :agent.hidden_size].numpy().copy())
+            u = torch.rand(B, 1, generator=generator)
+            act = torch.searchsorted(torch.softmax(logits[0], -1).cumsum(-1), u).squeeze(-1).clamp_(max=k - 1)
+            act = act.numpy()
+        rew = rng.random(B) < probs[rows, act]
+        S[rows, act] += rew
+        F[rows, act] += ~rew
+        out["actions"].append(act)
+        out["rewards"].append(rew.astype(np.float32))
+        a, r, d = torch.as_tensor(act, dtype=torch.long), torch.as_tensor(rew, dtype=torch.float32), torch.ones(B)
+    res = {key: np.stack(v) for key, v in out.items() if v and key != "obs"}
+    res["obs"] = torch.stack(out["obs"])
+    return res
+
+
+def imitation_step(agent, optimizer, hist, n, epochs, trials_per_minibatch, generator):
+    """One iteration of behaviour cloning (§3.1: "the same policy architecture [trained] with supervised
+    learning on Gittins' trajectories"): cross-entropy between the policy's action distribution and the
+    Gittins action at every step of whole trials (minibatches of whole trials, state replayed from t = 0,
+    as in trpo.update). Returns the mean loss and accuracy (the policy's most likely arm is a Gittins arm)
+    of the last epoch's minibatches."""
+    device = next(agent.parameters()).device
+    obs = hist["obs"].to(device)
+    T, B, _ = obs.shape
+    target = torch.as_tensor(np.stack([gittins_targets(hist["successes"][t], hist["failures"][t], t, n)
+                                       for t in range(T)]), dtype=torch.float32, device=device)
+    h0 = agent.initial_state(B, device)
+    params = agent.policy_parameters()
+    for epoch in range(epochs):
+        perm = torch.randperm(B, generator=generator)
+        loss_sum, acc_sum, ent_sum, batches = 0.0, 0.0, 0.0, 0
+        for start in range(0, B, trials_per_minibatch):
+            mb = perm[start:start + trials_per_minibatch]
+            logits, _, _ = agent(obs[:, mb], h0[mb], None, need_value=False)
+            loss = -(target[:, mb] * torch.log_softmax(logits, -1)).sum(-1).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 10.0)
+            optimizer.step()
+            with torch.no_grad():
+                hit = target[:, mb].gather(-1, logits.argmax(-1, keepdim=True)) > 0
+                ent_sum += trpo.entropy(logits).mean().item()
+            loss_sum, acc_sum, batches = loss_sum + loss.item(), acc_sum + hit.float().mean().item(), batches + 1
+    nan = float("nan")  # trpo.update's diagnostics that have no meaning here (the CSV leaves them empty)
+    return {"ce_loss": loss_sum / batches, "accuracy": acc_sum / batches, "entropy": ent_sum / batches,
+            "kl": 0.0, "pg_loss": loss_sum / batches, "v_loss": 0.0, "clipfrac": nan, "explained_variance": nan,
+            "backtracks": 0, "epoch_kept": 0}
+
+
+def agreement(actions, successes, failures, n=None, ts_draws=128, rng=None):
+    """How a policy's actions relate to the Bayesian algorithms on the same histories (pure numpy).
+
+    actions (T, B) arms chosen at steps t = 0..T-1 of B trials; successes / failures (T, B, k) per-arm
+    counts before each step (posterior Beta(s+1, f+1)); n the trial length (default T) for the
+    finite-horizon Gittins index. Per step t (arrays of length T):
+      gittins:        fraction of trials whose action is among the Gittins arms (argmax set: a tie counts
+                      as agreement whichever tied arm was chosen, so the Gittins policy scores exactly 1);
+      gittins_chance: the same for a uniformly random action (mean |argmax set| / k), the chance level;
+      thompson:       mean probability that Thompson sampling would pick the same action given the same
+                      posterior (Monte Carlo over ts_draws joint posterior draws; chance level 1/k);
+      greedy:         fraction whose action is among the arms of highest posterior mean.
+    """
+    actions = np.asarray(actions)
+    T, B = actions.shape
+    k = successes.shape[-1]
+    n = T if n is None else n
+    rng = np.random.default_rng(0) if rng is None else rng
+    rows = np.arange(B)
+    res = {key: np.zeros(T) for key in ("gittins", "gittins_chance", "thompson", "greedy")}
+    for t in range(T):
+        s, f, act = successes[t], failures[t], actions[t]
+        index = baselines.gittins_index(n, t, s, f)
+        is_max = index == index.max(axis=1, keepdims=True)
+        res["gittins"][t] = is_max[rows, act].mean()
+        res["gittins_chance"][t] = is_max.sum(1).mean() / k
+        mean = (s + 1.0) / (s + f + 2.0)
+        res["greedy"][t] = (mean[rows, act] == mean.max(1)).mean()
+        a32, b32 = (s + 1.0).astype(np.float32), (f + 1.0).astype(np.float32)
+        draws = baselines._beta_sample(rng, np.broadcast_to(a32, (ts_draws, B, k)),
+                                       np.broadcast_to(b32, (ts_draws, B, k)))
+        res["thompson"][t] = (draws.argmax(-1) == act).mean()
+    return res
+
+
+def linear_probe(X_train, Y_train, X_test, Y_test, ridge=1e-3):
+    """Ridge regression Y ~ X W + b fitted on (X_train, Y_train), scored on held-out (X_test, Y_test).
+
+    X (N, d_x), Y (N, d_y). The intercept is not penalised (X and Y are centred on the training means).
+    Returns a dict: r2 (d_y,) per output, 1 - SSE / SST on the test set (nan where the test target is
+    constant), r2_mean (nanmean over outputs), weights W (d_x, d_y), bias b (d_y,)."""
+    X_train, Y_train = np.asarray(X_train, np.float64), np.asarray(Y_train, np.float64)
+    X_test, Y_test = np.asarray(X_test, np.float64), np.asarray(Y_test, np.float64)
+    x_mean, y_mean = X_train.mean(0), Y_train.mean(0)
+    Xc = X_train - x_mean
+    W = np.linalg.solve(Xc.T @ Xc + ridge * np.eye(X_train.shape[1]), Xc.T @ (Y_train - y_mean))
+    b = y_mean - x_mean @ W
+    pred = X_test @ W + b
+    sse = ((Y_test - pred) ** 2).sum(0)
+    sst = ((Y_test - Y_test.mean(0)) ** 2).sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(sst > 1e-12 * len(Y_test), 1.0 - sse / np.where(sst > 0, sst, 1.0), np.nan)
+    r2_mean = float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan")
+    return {"r2": r2, "r2_mean": r2_mean, "weights": W, "bias": b}
+
+
+def posterior_targets(successes, failures):
+    """The Bayesian belief the probe decodes: per-arm Beta posterior means (s+1)/(s+f+2), then pull
+    counts s+f; (..., k) counts -> (..., 2k)."""
+    pulls = successes + failures
+    return np.concatenate([(successes + 1.0) / (pulls + 2.0), pulls.astype(np.float64)], -1)
+
+
+def per_step_r2(probe, X, Y):
+    """R² of a fitted probe at each time step: X (T, B, d_x), Y (T, B, d_y) -> (T, d_y) (nan where a target
+    is constant across the B trials at that step, e.g. every count at t = 0)."""
+    T = X.shape[0]
+    out = np.full((T, Y.shape[-1]), np.nan)
+    for t in range(T):
+        pred = X[t] @ probe["weights"] + probe["bias"]
+        sse = ((Y[t] - pred) ** 2).sum(0)
+        sst = ((Y[t] - Y[t].mean(0)) ** 2).sum(0)
+        ok = sst > 1e-9
+        out[t, ok] = 1.0 - sse[ok] / sst[ok]
+    return out
+
+
+def analyse(agent, args, out_dir, probe_trials=2000, ridge=1e-2):
+    """--analyse: on held-out trials played by the trained policy (seeds disjoint from training, evaluation
+    and the Gittins reference), (1) agreement of its actions with Gittins, Thompson sampling and greedy,
+    per time step t; (2) a linear probe from the GRU's policy state (after reading phi_t) to the Bayesian
+    posterior (per-arm Beta means and pull counts), fitted on probe_trials trials and scored per t on
+    args.eval_instances others, beside the same probe from phi_t alone (what a memoryless policy sees).
+    Writes analysis.png into out_dir and returns the "analysis" section of results.json."""
+    k, n = args.k, args.n
+    is_gru = isinstance(agent, RecurrentAgent)
+    seeds = {"test": args.seed + 3_000_003, "train": args.seed + 4_000_003}
+    hist = {}
+    for part, count in (("test", args.eval_instances), ("train", probe_trials)):
+        gen = torch.Generator().manual_seed(seeds[part])
+        probs = sample_bandits(count, k, gen).numpy()
+        hist[part] = bandit_histories(probs, n, np.random.default_rng(seeds[part]), agent, gen, keep_hidden=is_gru)
+    test = hist["test"]
+    agree = agreement(test["actions"], test["successes"], test["failures"], n, rng=np.random.default_rng(seeds["test"]))
+    res = {"trials": args.eval_instances, "policy_total_reward": float(test["rewards"].sum(0).mean()),
+           "agreement_per_t": {key: [round(float(v), 4) for v in curve] for key, curve in agree.items()},
+           "agreement_mean": {key: round(float(curve.mean()), 4) for key, curve in agree.items()}}
+    probe = None
+    if is_gru:
+        Y = {p: posterior_targets(hist[p]["successes"], hist[p]["failures"]) for p in hist}
+        probe = {}
+        for name, X in (("hidden", {p: hist[p]["hidden"] for p in hist}),
+                        ("input", {p: hist[p]["obs"].numpy() for p in hist})):
+            fit = linear_probe(X["train"].reshape(-1, X["train"].shape[-1]), Y["train"].reshape(-1, 2 * k),
+                               X["test"].reshape(-1, X["test"].shape[-1]), Y["test"].reshape(-1, 2 * k), ridge)
+            r2_t = per_step_r2(fit, X["test"], Y["test"])
+            with warnings.catch_warnings():  # all-nan rows (t = 0: every target is constant) stay nan
+                warnings.simplefilter("ignore", RuntimeWarning)
+                means_t, counts_t = np.nanmean(r2_t[:, :k], 1), np.nanmean(r2_t[:, k:], 1)
+            probe[name] = {"r2_means": round(float(np.nanmean(fit["r2"][:k])), 4),
+                           "r2_counts": round(float(np.nanmean(fit["r2"][k:])), 4),
+                           "r2_means_per_t": [None if not np.isfinite(v) else round(float(v), 4) for v in means_t],
+                           "r2_counts_per_t": [None if not np.isfinite(v) else round(float(v), 4) for v in counts_t]}
+        res["probe"] = dict(probe, ridge=ridge, train_trials=probe_trials,
+                            target="per-arm Beta posterior means (s+1)/(s+f+2) and pull counts s+f")
+    plot_analysis(agree, probe, args, os.path.join(out_dir, "analysis.png"))
+    res["figure"] = "analysis.png"
+    m = res["agreement_mean"]
+    print(f"\nanalysis ({args.eval_instances} held-out trials, {row_name(args)}, mean total reward "
+          f"{res['policy_total_reward']:.3f}): agrees with Gittins {m['gittins']:.3f} (chance "
+          f"{m['gittins_chance']:.3f}), Thompson {m['thompson']:.3f} (chance {1 / k:.3f}), greedy {m['greedy']:.3f}")
+    third = max(1, n // 3)
+    for key in ("gittins", "thompson"):
+        c = agree[key]
+        print(f"  {key:8s} agreement, first third of the trial {c[:third].mean():.3f}, last third {c[-third:].mean():.3f}")
+    if probe:
+        for name in ("hidden", "input"):
+            print(f"  linear probe from the {'GRU state' if name == 'hidden' else 'input phi_t'}: R² posterior means "
+                  f"{probe[name]['r2_means']:.3f}, pull counts {probe[name]['r2_counts']:.3f}")
+    return res
+
+
+def plot_analysis(agree, probe, args, png_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    t = np.arange(1, args.n + 1)
+    fig, axes = plt.subplots(1, 2 if probe else 1, figsize=(10 if probe else 5, 3.8), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(t, agree["gittins"], label="Gittins")
+    ax.plot(t, agree["thompson"], label="Thompson sampling")
+    ax.plot(t, agree["greedy"], label="greedy", alpha=0.7)
+    ax.plot(t, agree["gittins_chance"], color="gray", ls=":", label="chance (Gittins)")
+    ax.axhline(1 / args.k, color="gray", ls="--", lw=0.8, label="chance (TS) = 1/k")
+    ax.set_xlabel("pull t within the trial")
+    ax.set_ylabel("agreement with the policy's action")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{row_name(args)} actions, k = {args.k}, n = {args.n}")
+    ax.legend(loc="lower right", fontsize=8)
+    if probe:
+        ax = axes[0, 1]
+        for name, style in (("hidden", "-"), ("input", ":")):
+            lab = "GRU state" if name == "hidden" else "input phi_t only"
+            for key, color in (("r2_means_per_t", "C0"), ("r2_counts_per_t", "C1")):
+                y = [np.nan if v is None else v for v in probe[name][key]]
+                ax.plot(t, y, style, color=color, label=f"{lab}: {'posterior means' if 'means' in key else 'pull counts'}")
+        ax.set_xlabel("pull t within the trial")
+        ax.set_ylabel("held-out R²")
+        ax.set_ylim(-0.05, 1.02)
+        ax.set_title("linear probe: hidden state -> Bayesian posterior")
+        ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(png_path) or ".", exist_ok=True)
+    fig.savefig(png_path, dpi=120)
+    plt.close(fig)
 
 
 CSV_FIELDS = ["iteration", "steps", "seconds", "steps_per_s", "trial_reward", "normalized", "kl", "entropy",
@@ -210,22 +528,40 @@ CSV_FIELDS = ["iteration", "steps", "seconds", "steps_per_s", "trial_reward", "n
 
 if __name__ == "__main__":
     args = parse_args()
+    if args.bench_scaling:  # 1 vs N processes, side by side (trpo.bench_scaling)
+        trpo.bench_scaling(os.path.abspath(__file__), sys.argv[1:], args.bench_scaling,
+                           ["--no-baselines", "--eval-instances", "2"])
+        sys.exit(0)
     torch.set_num_threads(args.threads)
     # Data parallel under torchrun (gloo on CPU, nccl on GPU): every process collects its share of
     # the trials, trpo.update averages gradients and statistics, so parameters stay identical.
     world, rank, device = trpo.init_distributed(args.device)
     if args.trials_per_iter % world:
-        sys.exit(f"error: --trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
+        trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
-    agent = RecurrentAgent(args.k + 2, args.k, args.hidden).to(device)
+    agent = make_agent(args.policy or "gru", args.k + 2, args.k, args.hidden).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
+    if args.imitate and world > 1:
+        trpo.input_error("--imitate runs in one process (no torchrun)")
 
     if args.eval_only:
         ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"k": args.k, "n": args.n})
-        agent = RecurrentAgent(args.k + 2, args.k, ckpt["hidden"]).to(device)
+        checkpoint_policy(ckpt, args, args.checkpoint)
+        agent = make_agent(args.policy, args.k + 2, args.k, ckpt["hidden"]).to(device)
         agent.load_state_dict(ckpt["agent"])
         rows, hyper, _ = evaluate(agent, args, device)
-        print_row(rows, args, hyper)
+        best = print_row(rows, args, hyper)
+        if args.analyse:  # rows and the analysis into --out/results.json, beside a training run's own keys
+            analysis = analyse(agent.cpu(), args, args.out)
+            write_results(args.out, {"experiment": EXPERIMENT, "k": args.k, "n": args.n, "policy": args.policy,
+                                     "imitate": args.imitate, "checkpoint": args.checkpoint,
+                                     "checkpoint_steps": ckpt["steps"], "eval_instances": args.eval_instances,
+                                     "rows": {m: {"mean": float(x.mean()),
+                                                  "stderr": float(x.std(ddof=1) / math.sqrt(len(x)))}
+                                              for m, x in rows.items()},
+                                     "best_or_not_significantly_worse": sorted(best), "analysis": analysis},
+                          merge=True)
+            print(f"wrote {args.out}/results.json, analysis.png")
         sys.exit(0)
 
     log = rank == 0  # only rank 0 prints and writes files
@@ -240,8 +576,9 @@ if __name__ == "__main__":
     kept = []
     if args.resume:
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"k": args.k, "n": args.n})
+        checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = RecurrentAgent(args.k + 2, args.k, args.hidden).to(device)
+        agent = make_agent(args.policy, args.k + 2, args.k, args.hidden).to(device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -259,7 +596,7 @@ if __name__ == "__main__":
 
     def state():
         return {"experiment": EXPERIMENT, "k": args.k, "n": args.n, "hidden": args.hidden,
-                "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
@@ -268,8 +605,9 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
     B = args.trials_per_iter // world
     if log:
-        print(f"RL² bandit k={args.k} n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
-              f"({args.trials_per_iter * args.n} steps) per iteration, GRU {args.hidden}, device {device}, "
+        print(f"{row_name(args)} bandit k={args.k} n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} "
+              f"trials ({args.trials_per_iter * args.n} steps) per iteration, {args.policy.upper()} {args.hidden}, "
+              f"device {device}, "
               f"{world} process(es) x {args.threads} thread(s); Gittins reference {gittins_ref:.3f}, "
               f"random {random_ref:.3f}", flush=True)
     trial_end = torch.zeros(args.n, B, device=device)
@@ -280,16 +618,32 @@ if __name__ == "__main__":
         if stop:
             break
         t0 = time.perf_counter()
+        if args.anneal_lr:  # smaller steps late in training average out the batch noise
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr * max(0.0, 1.0 - steps / args.total_timesteps)
         gen = torch.Generator().manual_seed(trpo.seed_for(args.seed, rank, iteration))
         probs = sample_bandits(B, args.k, gen, device)
-        rewards, batch = play(agent, probs, args.n, gen, store=True)
-        adv, ret = trpo.gae(rewards, batch["values"], trial_end, args.gamma, args.lam)
-        batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
-        info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
-                           epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
-                           ent_coef=args.ent_coef, generator=gen)
-        if not all(math.isfinite(info[key]) for key in ("kl", "pg_loss", "v_loss")):
-            sys.exit(f"error: non-finite loss at iteration {iteration + 1}; last good checkpoint: {ckpt_path}")
+        if args.imitate:  # §3.1's ablation: behaviour cloning on B Gittins trials (the budget counts their steps)
+            rng = np.random.default_rng(trpo.seed_for(args.seed, rank, iteration, 1))
+            if args.dagger:  # the policy's own trials, Gittins' action as the label at every state they reach
+                hist = bandit_histories(probs.cpu().numpy(), args.n, rng, agent.cpu(), gen)
+                agent.to(device)
+                rewards = torch.as_tensor(hist["rewards"], device=device)
+            else:
+                hist = bandit_histories(probs.cpu().numpy(), args.n, rng)
+            info = imitation_step(agent, optimizer, hist, args.n, args.epochs, args.minibatch, gen)
+            if not args.dagger:
+                rewards = play(agent, probs, args.n, gen)  # the policy's own trials, only to measure trial_reward
+        else:
+            rewards, batch = play(agent, probs, args.n, gen, store=True)
+            adv, ret = trpo.gae(rewards, batch["values"], trial_end, args.gamma, args.lam)
+            batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
+            info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
+                               epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
+                               ent_coef=args.ent_coef, generator=gen)
+        if not trpo.all_finite(info, agent):  # stop before anything is saved: the last good checkpoint stays
+            sys.exit(f"error: non-finite loss or parameter at iteration {iteration + 1}; not saved, the last good "
+                     f"checkpoint stays: {ckpt_path if os.path.isfile(ckpt_path) else 'none written yet'}")
         iteration += 1
         steps += rewards.numel() * world
         dt = time.perf_counter() - t0
@@ -303,20 +657,28 @@ if __name__ == "__main__":
                "kl": round(info["kl"], 5), "entropy": round(info["entropy"], 4),
                "clipfrac": round(info["clipfrac"], 4), "explained_variance": round(info["explained_variance"], 4),
                "backtracks": info["backtracks"], "epoch_kept": info["epoch_kept"], "v_loss": round(info["v_loss"], 5)}
+        if args.imitate:  # no trust region and no value baseline: those columns stay empty
+            row.update({key: "" for key in ("kl", "clipfrac", "explained_variance", "backtracks", "epoch_kept",
+                                            "v_loss")})
         with open(csv_path, "a", newline="") as f:
             csv.DictWriter(f, CSV_FIELDS).writerow(row)
-        print(f"iter {iteration:4d}  steps {steps:9d}  {row['steps_per_s']:6d} steps/s  trial reward "
-              f"{trial_reward:8.3f}  normalised {row['normalized']:6.3f}  KL {info['kl']:.4f}  "
-              f"entropy {info['entropy']:.3f}  EV {info['explained_variance']:.2f}  bt {info['backtracks']}",
-              flush=True)
+        if args.imitate:
+            print(f"iter {iteration:4d}  steps {steps:9d}  {row['steps_per_s']:6d} steps/s  trial reward "
+                  f"{trial_reward:8.3f}  normalised {row['normalized']:6.3f}  cross-entropy {info['ce_loss']:.4f}  "
+                  f"accuracy {info['accuracy']:.3f}  entropy {info['entropy']:.3f}", flush=True)
+        else:
+            print(f"iter {iteration:4d}  steps {steps:9d}  {row['steps_per_s']:6d} steps/s  trial reward "
+                  f"{trial_reward:8.3f}  normalised {row['normalized']:6.3f}  KL {info['kl']:.4f}  "
+                  f"entropy {info['entropy']:.3f}  EV {info['explained_variance']:.2f}  bt {info['backtracks']}",
+                  flush=True)
         if iteration % args.checkpoint_every == 0:
             trpo.save_checkpoint(ckpt_path, state())
+    trpo.check_identical(agent, log)  # under torchrun: every process ends with the same parameters
+    if log:
+        trpo.save_checkpoint(ckpt_path, state())
+    trpo.close_distributed()  # all processes leave together, once rank 0 has saved
     if not log:
-        torch.distributed.destroy_process_group()
         sys.exit(0)
-    trpo.save_checkpoint(ckpt_path, state())
-    if world > 1:
-        torch.distributed.destroy_process_group()
     if interrupted:
         sys.exit(f"interrupted at iteration {iteration}; resume with: python rl2_bandit.py --k {args.k} "
                  f"--n {args.n} --resume {args.out}")
@@ -332,9 +694,10 @@ if __name__ == "__main__":
                "best_or_not_significantly_worse": sorted(best),
                "hyperparameters": {m: str(v) for m, v in hyper.items()},
                "bayes_optimal": baselines.bayes_optimal_bandit(args.k, args.n),
-               "paper": dict(baselines.PAPER_TABLE1.get((args.n, args.k), {}))}
-    tmp = os.path.join(args.out, "results.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, os.path.join(args.out, "results.json"))
-    print(f"wrote {args.out}/results.json, progress.csv, learning_curve.png, checkpoint.pt")
+               "paper": dict(baselines.PAPER_TABLE1.get((args.n, args.k), {})),
+               "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger, "gittins_reference": gittins_ref}
+    if args.analyse:
+        results["analysis"] = analyse(agent.cpu(), args, args.out)
+    write_results(args.out, results)
+    print(f"wrote {args.out}/results.json, progress.csv, learning_curve.png, checkpoint.pt"
+          + (", analysis.png" if args.analyse else ""))

@@ -1148,6 +1148,9 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-every", type=int, default=5, help="iterations between checkpoints")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on small CPUs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--bench-scaling", type=int, nargs="?", const=2, default=None, metavar="N",
+                   help="train the given budget with 1 process, then with N (default 2) under torchrun; print "
+                        "steps/s of each and the ratio, then exit")
     a = p.parse_args(argv)
     if not 3 <= a.size <= 15:
         p.error("--size must be between 3 and 15 (size 2 has only 16 distinct mazes, too few for 1000)")
@@ -1168,7 +1171,7 @@ def parse_args(argv=None):
         p.error("--gamma and --lam must lie in [0, 1]")
     if a.ent_coef < 0 or a.vf_coef < 0 or a.max_grad_norm < 0:
         p.error("--ent-coef, --vf-coef and --max-grad-norm must be non-negative")
-    trpo.check_run_args(p, a)  # --eval-only/--checkpoint, --device, --resume
+    trpo.check_run_args(p, a, EXPERIMENT, {"size": a.size, "n": a.n, "obs": a.obs})  # shared flags, checkpoints
     for flag, path in (("--demo", a.demo), ("--out", a.out)):
         if path is not None:
             try:
@@ -1256,7 +1259,7 @@ def train(args):
     # process runs its share of the slots, trpo.update averages gradients and statistics.
     world, rank, device = trpo.init_distributed(args.device)
     if args.num_trials % world:
-        sys.exit(f"error: --num-trials {args.num_trials} is not divisible by {world} processes")
+        trpo.input_error(f"--num-trials {args.num_trials} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
     agent = MazeAgent(args.obs, args.hidden, args.embed).to(device)
     shape = {"size": args.size, "n": args.n, "obs": args.obs}
@@ -1349,8 +1352,9 @@ def train(args):
                            epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
                            vf_coef=args.vf_coef, ent_coef=args.ent_coef, max_grad_norm=args.max_grad_norm or None,
                            generator=gen)
-        if not all(math.isfinite(info[key]) for key in ("kl", "pg_loss", "v_loss")):
-            sys.exit(f"error: non-finite loss at iteration {iteration + 1}; last good checkpoint: {ckpt_path}")
+        if not trpo.all_finite(info, agent):  # stop before anything is saved: the last good checkpoint stays
+            sys.exit(f"error: non-finite loss or parameter at iteration {iteration + 1}; not saved, the last good "
+                     f"checkpoint stays: {ckpt_path if os.path.isfile(ckpt_path) else 'none written yet'}")
         # The carried GRU state was computed by the old parameters; the next rollout goes on from it
         # (as CleanRL's ppo_atari_lstm does), and replays from it as its h0.
         iteration += 1
@@ -1380,12 +1384,12 @@ def train(args):
               f"EV {info['explained_variance']:.2f}  bt {info['backtracks']}", flush=True)
         if iteration % args.checkpoint_every == 0:
             trpo.save_checkpoint(ckpt_path, state())
+    trpo.check_identical(agent, log)  # under torchrun: every process ends with the same parameters
+    if log:
+        trpo.save_checkpoint(ckpt_path, state())
+    trpo.close_distributed()  # all processes leave together, once rank 0 has saved
     if not log:
-        torch.distributed.destroy_process_group()
         return
-    trpo.save_checkpoint(ckpt_path, state())
-    if world > 1:
-        torch.distributed.destroy_process_group()
     if interrupted:
         sys.exit(f"interrupted at iteration {iteration}; resume with: python rl2_maze.py --size {args.size} "
                  f"--n {args.n} --obs {args.obs} --resume {args.out} (plus the other flags you gave)")
@@ -1399,6 +1403,9 @@ def train(args):
 
 if __name__ == "__main__":
     args = parse_args()
+    if args.bench_scaling:  # 1 vs N processes, side by side (trpo.bench_scaling)
+        trpo.bench_scaling(os.path.abspath(__file__), sys.argv[1:], args.bench_scaling, ["--eval-mazes", "2"])
+        sys.exit(0)
     if args.bench or args.demo is not None:
         if args.bench:
             bench(args.size)

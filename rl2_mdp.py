@@ -11,6 +11,7 @@ its state across the n episodes, so what it learns about this MDP lives in its h
     python rl2_mdp.py --n 25 --total-timesteps 5000000 --out runs/n25
     python rl2_mdp.py --n 25 --eval-only --checkpoint runs/n25/checkpoint.pt
     python rl2_mdp.py --n 25 --resume runs/n25          # continue an interrupted run
+    python rl2_mdp.py --n 10 --policy mlp               # the memoryless control (gru.MLPAgent): row RL2-MLP
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
 learning_curve.png (normalised as the paper's Figure 3: random = 0, OPSRL = 1).
@@ -29,7 +30,7 @@ import torch
 
 import baselines
 import trpo
-from gru import RecurrentAgent
+from gru import POLICIES, make_agent
 
 EXPERIMENT = "mdp"
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
@@ -78,6 +79,7 @@ def parse_args(argv=None):
     p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")
     p.add_argument("--clip", type=float, default=0.1)
     p.add_argument("--ent-coef", type=float, default=0.0)
+    p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
     p.add_argument("--eval-instances", type=int, default=1000)
     p.add_argument("--no-baselines", action="store_true", help="evaluate RL² (and the oracle) only")
     p.add_argument("--prior", choices=sorted(baselines.MDP_PRIORS), default="tabularl",
@@ -90,6 +92,12 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-every", type=int, default=10, help="iterations between checkpoints")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on small CPUs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--policy", choices=POLICIES, default=None,
+                   help="gru: RL² (default); mlp: the memoryless control, the same phi through a feed-forward "
+                        "net (with --eval-only / --resume: the checkpoint's kind)")
+    p.add_argument("--bench-scaling", type=int, nargs="?", const=2, default=None, metavar="N",
+                   help="train the given budget with 1 process, then with N (default 2) under torchrun; print "
+                        "steps/s of each and the ratio, then exit")
     a = p.parse_args(argv)
     if a.n < 1:
         p.error("--n must be at least 1 episode")
@@ -111,9 +119,25 @@ def parse_args(argv=None):
         p.error("--gamma and --lam must lie in [0, 1]")
     if a.ent_coef < 0:
         p.error("--ent-coef must be non-negative")
-    trpo.check_run_args(p, a)  # --eval-only/--checkpoint, --device, --resume
+    trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints
+    if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
+        a.policy = a.policy or "gru"
     a.out = a.resume or a.out or f"runs/mdp_n{a.n}_s{a.seed}"
     return a
+
+
+def row_name(args):
+    """The Table 2 row of the trained network: RL2 (GRU) or RL2-MLP (the memoryless control)."""
+    return "RL2-MLP" if getattr(args, "policy", "gru") == "mlp" else "RL2"
+
+
+def checkpoint_policy(ckpt, args, path):
+    """Adopt the checkpoint's network kind (checkpoints from before --policy hold a GRU); an explicit
+    --policy that contradicts it: one line, exit 2."""
+    kind = ckpt.get("policy", "gru")
+    if args.policy is not None and args.policy != kind:
+        trpo.input_error(f"{path} holds a --policy {kind} network, not --policy {args.policy}")
+    args.policy = kind
 
 
 # ---- the environment: B MDP trials at once (§3.2) ----
@@ -200,7 +224,7 @@ def evaluate(agent, args, device):
     gen = torch.Generator().manual_seed(args.seed + 1_000_003)
     Pt, Rt = (torch.as_tensor(x, dtype=torch.float32, device=device) for x in (P, R_mean))
     rl2 = play(agent, Pt, Rt, args.n, gen).sum(0).cpu().numpy().astype(np.float64)
-    rows = {"RL2": rl2}
+    rows = {row_name(args): rl2}  # RL2 or RL2-MLP
     hyper = {}
     if not args.no_baselines:
         base, hyper = baselines.run_mdp_baselines(P, R_mean, args.n, T=HORIZON, seed=args.seed, prior=args.prior)
@@ -218,8 +242,8 @@ def print_row(rows, args, hyper, oracle):
           f"mean ± SE over {args.eval_instances} MDPs; * = best or not significantly worse (paired one-sided "
           f"t-test, p = 0.05); baselines' prior: {args.prior}")
     print(f"  {'method':12s} {'ours':>18s}   {'paper':>7s}  hyperparameters")
-    hyper = dict(hyper, RL2={"GRU": args.hidden, "lr": args.lr})
-    for m in baselines.MDP_METHODS + ["RL2"]:
+    hyper = dict(hyper, **{row_name(args): {"MLP" if args.policy == "mlp" else "GRU": args.hidden, "lr": args.lr}})
+    for m in baselines.MDP_METHODS + [row_name(args)]:
         if m not in rows:
             continue
         x = rows[m]
@@ -243,7 +267,7 @@ def plot_curve(csv_path, png_path, args):
     steps = [int(r["steps"]) for r in rows]
     score = [float(r["normalized"]) for r in rows]
     plt.figure(figsize=(5, 3.5))
-    plt.plot(steps, score, label="RL²")
+    plt.plot(steps, score, label=row_name(args))
     plt.axhline(1.0, color="k", ls="--", lw=0.8, label="OPSRL")
     plt.axhline(0.0, color="gray", ls=":", lw=0.8, label="random")
     plt.xlabel("environment steps")
@@ -262,21 +286,26 @@ CSV_FIELDS = ["iteration", "steps", "seconds", "steps_per_s", "trial_reward", "n
 
 if __name__ == "__main__":
     args = parse_args()
+    if args.bench_scaling:  # 1 vs N processes, side by side (trpo.bench_scaling)
+        trpo.bench_scaling(os.path.abspath(__file__), sys.argv[1:], args.bench_scaling,
+                           ["--no-baselines", "--eval-instances", "2"])
+        sys.exit(0)
     torch.set_num_threads(args.threads)
     # Data parallel under torchrun (gloo on CPU, nccl on GPU): every process collects its share of
     # the trials, trpo.update averages gradients and statistics, so parameters stay identical.
     world, rank, device = trpo.init_distributed(args.device)
     if args.trials_per_iter % world:
-        sys.exit(f"error: --trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
+        trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
     n_inputs = N_STATES + N_ACTIONS + 2
-    agent = RecurrentAgent(n_inputs, N_ACTIONS, args.hidden).to(device)
+    agent = make_agent(args.policy or "gru", n_inputs, N_ACTIONS, args.hidden).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
 
     if args.eval_only:
         ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"n": args.n})
+        checkpoint_policy(ckpt, args, args.checkpoint)
         args.hidden, args.lr = ckpt["hidden"], ckpt.get("args", {}).get("lr", args.lr)  # as trained
-        agent = RecurrentAgent(n_inputs, N_ACTIONS, ckpt["hidden"]).to(device)
+        agent = make_agent(args.policy, n_inputs, N_ACTIONS, ckpt["hidden"]).to(device)
         agent.load_state_dict(ckpt["agent"])
         print(f"{args.checkpoint}: iteration {ckpt['iteration']}, {ckpt['steps']} steps, "
               f"{ckpt['seconds']:.0f} s of training")
@@ -292,8 +321,9 @@ if __name__ == "__main__":
     kept = []
     if args.resume:
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"n": args.n})
+        checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = RecurrentAgent(n_inputs, N_ACTIONS, args.hidden).to(device)
+        agent = make_agent(args.policy, n_inputs, N_ACTIONS, args.hidden).to(device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -310,7 +340,7 @@ if __name__ == "__main__":
             w.writerows(kept)
 
     def state():
-        return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden,
+        return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
                 "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
@@ -322,7 +352,7 @@ if __name__ == "__main__":
     L = args.n * HORIZON  # steps per trial
     if log:
         print(f"RL² MDP n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
-              f"({args.trials_per_iter * L} steps) per iteration, GRU {args.hidden}, device {device}, "
+              f"({args.trials_per_iter * L} steps) per iteration, {args.policy.upper()} {args.hidden}, device {device}, "
               f"{world} process(es) x {args.threads} thread(s); OPSRL reference {opsrl_ref:.2f}, "
               f"random {random_ref:.2f}", flush=True)
     trial_end = torch.zeros(L, B, device=device)
@@ -333,6 +363,9 @@ if __name__ == "__main__":
         if stop:
             break
         t0 = time.perf_counter()
+        if args.anneal_lr:  # smaller steps late in training average out the batch noise
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr * max(0.0, 1.0 - steps / args.total_timesteps)
         iter_seed = trpo.seed_for(args.seed, rank, iteration)  # exact resume (trpo.seed_for)
         gen = torch.Generator().manual_seed(iter_seed)
         P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device)
@@ -343,8 +376,9 @@ if __name__ == "__main__":
         info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                            epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
                            ent_coef=args.ent_coef, generator=gen)
-        if not all(math.isfinite(info[key]) for key in ("kl", "pg_loss", "v_loss")):
-            sys.exit(f"error: non-finite loss at iteration {iteration + 1}; last good checkpoint: {ckpt_path}")
+        if not trpo.all_finite(info, agent):  # stop before anything is saved: the last good checkpoint stays
+            sys.exit(f"error: non-finite loss or parameter at iteration {iteration + 1}; not saved, the last good "
+                     f"checkpoint stays: {ckpt_path if os.path.isfile(ckpt_path) else 'none written yet'}")
         iteration += 1
         steps += rewards.numel() * world
         dt = time.perf_counter() - t0
@@ -366,12 +400,12 @@ if __name__ == "__main__":
               flush=True)
         if iteration % args.checkpoint_every == 0:
             trpo.save_checkpoint(ckpt_path, state())
+    trpo.check_identical(agent, log)  # under torchrun: every process ends with the same parameters
+    if log:
+        trpo.save_checkpoint(ckpt_path, state())
+    trpo.close_distributed()  # all processes leave together, once rank 0 has saved
     if not log:
-        torch.distributed.destroy_process_group()
         sys.exit(0)
-    trpo.save_checkpoint(ckpt_path, state())
-    if world > 1:
-        torch.distributed.destroy_process_group()
     if interrupted:
         sys.exit(f"interrupted at iteration {iteration}; resume with: python rl2_mdp.py --n {args.n} "
                  f"--resume {args.out}")
@@ -389,7 +423,7 @@ if __name__ == "__main__":
                                    for m, hp in hyper.items()},
                "oracle": oracle,
                "reference": {"random": random_ref, "OPSRL": opsrl_ref},
-               "paper": dict(baselines.PAPER_TABLE2.get(args.n, {}))}
+               "paper": dict(baselines.PAPER_TABLE2.get(args.n, {})), "policy": args.policy}
     tmp = os.path.join(args.out, "results.json.tmp")
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)

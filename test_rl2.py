@@ -1446,3 +1446,372 @@ def test_sigint_saves_and_prints_resume_hint(tmp_path):
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert ckpt["iteration"] >= 1 and ckpt["iteration"] == len(csv_path.read_text().splitlines()) - 1
     assert not os.path.exists(str(tmp_path / "checkpoint.pt.tmp"))
+
+
+# ==== issue 6: scale out and harden (NaN guard, interrupt + resume, reproducibility, torchrun, bad input) ====
+import csv  # noqa: E402
+
+import rl2_bandit  # noqa: E402
+
+
+# Tiny runs of each script: (script, shape flags, flags of a run of `iters` iterations)
+RUNS = {
+    "bandit": ("rl2_bandit.py", ["--k", "3", "--n", "10"],
+               lambda iters: ["--trials-per-iter", "200", "--total-timesteps", str(2000 * iters), "--hidden", "16",
+                              "--eval-instances", "20", "--no-baselines"]),
+    "mdp": ("rl2_mdp.py", ["--n", "2"],
+            lambda iters: ["--trials-per-iter", "80", "--total-timesteps", str(1600 * iters), "--hidden", "16",
+                           "--eval-instances", "20", "--no-baselines"]),
+    "maze": ("rl2_maze.py", ["--obs", "local", "--n", "2"],
+             lambda iters: ["--num-trials", "8", "--rollout-steps", "32", "--total-timesteps", str(256 * iters),
+                            "--hidden", "8", "--embed", "8", "--eval-mazes", "4"]),
+}
+TIMING = {"seconds", "steps_per_s", "eval_seconds"}  # the only fields allowed to differ between equal runs
+
+
+def flags(name, iters, out, *extra):
+    script, shape, rest = RUNS[name]
+    return [script, *shape, *rest(iters), "--out", str(out), *extra]
+
+
+def csv_rows(out):
+    with open(os.path.join(out, "progress.csv")) as f:
+        return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(f)]
+
+
+def results(out):
+    def strip(x):
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k not in TIMING}
+        return x
+    return strip(json.loads(open(os.path.join(out, "results.json")).read()))
+
+
+def interrupt_after_rows(argv, out, rows=2, timeout=120):
+    """Start a run, send SIGINT once its CSV has `rows` iterations, return the finished process."""
+    proc = subprocess.Popen([sys.executable, *argv], cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    csv_path = os.path.join(out, "progress.csv")
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.isfile(csv_path) and len(open(csv_path).read().splitlines()) >= 1 + rows:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.stdout_text, proc.stderr_text = proc.communicate(timeout=timeout)
+    return proc
+
+
+# ---- 1. a NaN or Inf stops the run, names the iteration and keeps the last good checkpoint ----
+NAN_RUN = """
+import math, runpy, sys, torch, trpo
+real, calls = trpo.update, []
+def update(agent, *a, **kw):  # the real update, then poison iteration 2's loss or a parameter
+    info = real(agent, *a, **kw)
+    calls.append(1)
+    if len(calls) == 2:
+        if {poison!r} == "loss":
+            info["v_loss"] = math.nan
+        else:
+            with torch.no_grad():
+                next(agent.parameters()).view(-1)[0] = math.inf
+    return info
+trpo.update = update
+sys.argv = {argv!r}
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("name,poison", [("bandit", "loss"), ("mdp", "parameter"), ("maze", "parameter")])
+def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, name, poison):
+    argv = flags(name, 5, tmp_path, "--checkpoint-every", "1")
+    p = run_script("-c", NAN_RUN.format(poison=poison, argv=argv))
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 1 and "Traceback" not in p.stderr and len(err) == 1, p.stderr
+    assert "non-finite" in err[0] and "iteration 2" in err[0] and "checkpoint.pt" in err[0], err
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["iteration"] == 1 and all(torch.isfinite(v).all() for v in ckpt["agent"].values())
+    assert not (tmp_path / "results.json").exists() and len(csv_rows(tmp_path)) == 1
+
+
+# ---- 2 + 3. SIGINT, resume, and the same seed giving the same run ----
+@pytest.mark.parametrize("name", ["bandit", "mdp", "maze"])
+def test_sigint_resume_finishes_and_matches_an_uninterrupted_run(tmp_path, name):
+    """Interrupt a run, resume it, and compare with an uninterrupted run of the same seed: identical
+    CSV and results.json (timing fields aside), so the same seed, device and process count give the
+    same run, and an interrupt costs nothing."""
+    iters = 8
+    a, c = tmp_path / "a", tmp_path / "c"
+    ref = subprocess.Popen([sys.executable, *flags(name, iters, a)], cwd=HERE, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)  # the uninterrupted run, alongside
+    p = interrupt_after_rows(flags(name, iters, c, "--checkpoint-every", "1"), c)
+    err = p.stderr_text.strip().splitlines()
+    assert p.returncode == 1 and "Traceback" not in p.stderr_text and "--resume" in err[-1], p.stderr_text
+    done = torch.load(c / "checkpoint.pt", weights_only=True)["iteration"]
+    assert 2 <= done < iters and not (c / "results.json").exists()
+    script, shape, rest = RUNS[name]
+    p = run_script(script, *shape, *rest(iters), "--resume", str(c))
+    assert p.returncode == 0 and f"resuming {c} at iteration {done}" in p.stdout, p.stderr
+    rows = csv_rows(c)
+    assert [int(r["iteration"]) for r in rows] == list(range(1, iters + 1))
+    assert ref.wait(timeout=300) == 0, ref.stderr.read()
+    assert len(csv_rows(a)) == iters
+    assert (c / "results.json").exists() and results(c)["iterations" if name != "maze" else "steps"] == \
+        (iters if name != "maze" else 256 * iters)
+    # per-iteration seeds, restored Adam state (and the maze's running trials): resuming changes nothing
+    assert rows == csv_rows(a), "resumed run differs from the uninterrupted one"
+    assert results(c) == results(a)
+
+
+# ---- 4. two processes under torchrun ----
+@pytest.mark.parametrize("name", ["bandit", "mdp"])
+def test_two_processes_finish_with_identical_parameters(tmp_path, name):
+    script, shape, rest = RUNS[name]
+    p = run_script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "--", script, *shape,
+                   *rest(3), "--out", str(tmp_path), timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.count("parameters identical across 2 processes: yes") == 1, p.stdout
+    assert [f for f in os.listdir(tmp_path) if f.endswith(".json")] == ["results.json"]
+    assert results(tmp_path)["processes"] == 2 and len(csv_rows(tmp_path)) == 3
+
+
+# ---- 6. bad inputs: one line, exit code 2, no traceback ----
+import rl2_bandit  # noqa: E402
+import rl2_maze  # noqa: E402
+import rl2_mdp  # noqa: E402
+
+
+def test_bad_flags_are_one_line_errors_with_exit_code_2(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "afile").write_text("x")
+    cases = {
+        rl2_bandit: [["--k", "1"], ["--k", "abc"], ["--n", "0"], ["--hidden", "-3"], ["--lr", "nan"],
+                     ["--ent-coef", "inf"], ["--seed", "-1"], ["--gamma", "1.5"], ["--device", "cuda"],
+                     ["--device", "gpu"], ["--checkpoint-every", "0"], ["--bench-scaling", "1"],
+                     ["--bench-scaling", "2", "--resume", str(tmp_path / "empty")],
+                     ["--resume", str(tmp_path / "empty")], ["--eval-only"],
+                     ["--eval-only", "--checkpoint", str(tmp_path / "missing.pt")],
+                     ["--out", str(tmp_path / "afile" / "sub")], ["--bogus"]],
+        rl2_mdp: [["--n", "x"], ["--threads", "0"], ["--max-kl", "-1"], ["--seed", "-2"], ["--device", "cuda"],
+                  ["--clip", "inf"], ["--prior", "flat"], ["--out", str(tmp_path / "afile")]],
+        rl2_maze: [["--size", "2"], ["--eval-mazes", "5000"], ["--vf-coef", "nan"], ["--device", "cuda:0"],
+                   ["--seed", "-1"], ["--rollout-steps", "0"], ["--obs", "rgb"], ["--out", str(tmp_path / "afile")]],
+    }
+    for module, bad in cases.items():
+        for argv in bad:
+            with pytest.raises(SystemExit) as e:
+                module.parse_args(argv)
+            err = capsys.readouterr().err.strip().splitlines()
+            assert e.value.code == 2 and len(err) == 1 and "error" in err[0], (module.__name__, argv, err)
+
+
+def test_bad_checkpoints_are_one_line_errors_with_exit_code_2(capsys, tmp_path):
+    """A truncated checkpoint, one of another shape and one of another experiment: checked while
+    parsing the flags, before any slow set-up; once through a script's real entry point."""
+    run, trunc = tmp_path / "run", tmp_path / "trunc"
+    run.mkdir()
+    trunc.mkdir()
+    trpo.save_checkpoint(str(run / "checkpoint.pt"), {"experiment": "bandit", "k": 3, "n": 10, "hidden": 8,
+                                                      "agent": {"w": torch.zeros(3)}, "iteration": 1})
+    (trunc / "checkpoint.pt").write_bytes((run / "checkpoint.pt").read_bytes()[:300])
+    ckpt = str(run / "checkpoint.pt")
+    for module, argv, words in (
+            (rl2_bandit, ["--k", "3", "--n", "10", "--resume", str(trunc)], "cannot read checkpoint"),
+            (rl2_bandit, ["--k", "4", "--n", "10", "--eval-only", "--checkpoint", ckpt], "--k 3 --n 10, not --k 4"),
+            (rl2_mdp, ["--eval-only", "--checkpoint", ckpt], "not an RL² mdp checkpoint"),
+            (rl2_maze, ["--resume", str(run)], "not an RL² maze checkpoint")):
+        with pytest.raises(SystemExit) as e:
+            module.parse_args(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and words in err[0], (module.__name__, argv, err)
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "10", "--resume", str(trunc))
+    assert p.returncode == 2 and one_line_error(p) and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+# ==== issue 7: beyond the paper (--imitate gittins, --policy mlp, agreement, linear probe) ====
+
+
+
+def run(script, *argv):
+    return subprocess.run([sys.executable, os.path.join(HERE, script), *argv], capture_output=True, text=True,
+                          cwd=HERE, timeout=300)
+
+
+def rows_of(out):
+    with open(os.path.join(out, "results.json")) as f:
+        return json.load(f)
+
+
+# ---- end to end on tiny budgets ----
+def test_imitate_gittins_end_to_end_with_analysis(tmp_path):
+    out = str(tmp_path / "im")
+    p = run("rl2_bandit.py", "--k", "3", "--n", "5", "--imitate", "gittins", "--hidden", "16", "--total-timesteps",
+            "1000", "--trials-per-iter", "50", "--eval-instances", "30", "--no-baselines", "--analyse", "--out", out)
+    assert p.returncode == 0, p.stderr
+    assert "cross-entropy" in p.stdout and "accuracy" in p.stdout
+    res = rows_of(out)
+    assert set(res["rows"]) == {"Imitation"} and res["imitate"] == "gittins" and res["policy"] == "gru"
+    assert res["steps"] == 1000
+    an = res["analysis"]
+    assert len(an["agreement_per_t"]["gittins"]) == 5 and an["agreement_per_t"]["gittins"][0] == 1.0  # t=0: all tie
+    assert set(an["probe"]) >= {"hidden", "input"} and len(an["probe"]["hidden"]["r2_means_per_t"]) == 5
+    assert os.path.isfile(os.path.join(out, "analysis.png"))
+    with open(os.path.join(out, "progress.csv")) as f:
+        lines = f.read().splitlines()
+    assert lines[0].startswith("iteration,steps") and len(lines) == 1 + 4  # 4 iterations of 250 steps
+    ckpt = torch.load(os.path.join(out, "checkpoint.pt"), weights_only=True)
+    assert ckpt["policy"] == "gru" and ckpt["imitate"] == "gittins"
+    # --eval-only rebuilds it and names the row from the checkpoint; --analyse merges into results.json
+    out2 = str(tmp_path / "ev")
+    p = run("rl2_bandit.py", "--k", "3", "--n", "5", "--eval-only", "--checkpoint", os.path.join(out, "checkpoint.pt"),
+            "--eval-instances", "20", "--no-baselines", "--analyse", "--out", out2)
+    assert p.returncode == 0, p.stderr
+    assert "Imitation" in p.stdout and "agrees with Gittins" in p.stdout
+    assert "analysis" in rows_of(out2) and os.path.isfile(os.path.join(out2, "analysis.png"))
+
+
+def test_mlp_bandit_end_to_end_and_wrong_kind_checkpoint(tmp_path):
+    out = str(tmp_path / "mlp")
+    p = run("rl2_bandit.py", "--k", "3", "--n", "5", "--policy", "mlp", "--hidden", "16", "--total-timesteps", "500",
+            "--trials-per-iter", "50", "--eval-instances", "20", "--no-baselines", "--out", out)
+    assert p.returncode == 0, p.stderr
+    res = rows_of(out)
+    assert set(res["rows"]) == {"RL2-MLP"} and res["policy"] == "mlp"
+    ck = os.path.join(out, "checkpoint.pt")
+    assert torch.load(ck, weights_only=True)["policy"] == "mlp"
+    p = run("rl2_bandit.py", "--k", "3", "--n", "5", "--eval-only", "--checkpoint", ck, "--eval-instances", "20",
+            "--no-baselines")
+    assert p.returncode == 0 and "RL2-MLP" in p.stdout, p.stderr
+    p = run("rl2_bandit.py", "--k", "3", "--n", "5", "--eval-only", "--checkpoint", ck, "--policy", "gru",
+            "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "--policy mlp" in p.stderr, p.stderr
+    p = run("rl2_bandit.py", "--k", "3", "--n", "5", "--resume", out, "--policy", "gru")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_mlp_mdp_end_to_end_and_wrong_kind_checkpoint(tmp_path):
+    out = str(tmp_path / "mdp")
+    p = run("rl2_mdp.py", "--n", "1", "--policy", "mlp", "--hidden", "16", "--total-timesteps", "160",
+            "--trials-per-iter", "8", "--minibatch", "4", "--eval-instances", "10", "--no-baselines", "--out", out)
+    assert p.returncode == 0, p.stderr
+    res = rows_of(out)
+    assert set(res["rows"]) == {"RL2-MLP"} and res["policy"] == "mlp"
+    ck = os.path.join(out, "checkpoint.pt")
+    p = run("rl2_mdp.py", "--n", "1", "--eval-only", "--checkpoint", ck, "--policy", "gru", "--eval-instances", "10",
+            "--no-baselines")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "--policy mlp" in p.stderr, p.stderr
+
+
+# ---- the memoryless control ----
+def test_mlp_agent_is_memoryless_and_trains_with_trpo():
+    torch.manual_seed(0)
+    T, B, I, A = 6, 4, 7, 3
+    agent = gru.MLPAgent(I, A, 16)
+    x = torch.randn(T, B, I)
+    h0 = agent.initial_state(B)
+    assert h0.shape == (B, 1)
+    logits, values, h = agent(x, h0, None)
+    assert logits.shape == (T, B, A) and values.shape == (T, B) and h.shape == (B, 1)
+    x2 = x.clone()
+    x2[:4] = torch.randn(4, B, I)  # change everything before step 4
+    logits2, _, _ = agent(x2, torch.randn(B, 1), torch.ones(T, B))
+    assert torch.equal(logits[4:], logits2[4:])  # the action distribution at t depends on x_t alone
+    assert not torch.allclose(logits[:4], logits2[:4])
+    # step by step (T = 1 calls, as play() acts) gives the same as the whole sequence
+    steps = torch.cat([agent(x[t:t + 1], h0, None, need_value=False)[0] for t in range(T)])
+    assert torch.allclose(steps, logits, atol=1e-6)
+    # the GRU, by contrast, remembers
+    rec = gru.RecurrentAgent(I, A, 16)
+    a1, _, _ = rec(x, rec.initial_state(B), None)
+    a2, _, _ = rec(x2, rec.initial_state(B), None)
+    assert not torch.allclose(a1[4:], a2[4:])
+    # trpo.update runs it unchanged, and only the policy network is in the trust region
+    names = {id(p) for p in agent.policy_parameters()}
+    assert names == {id(p) for p in list(agent.pi_body.parameters()) + list(agent.pi_head.parameters())}
+    k, n = 3, 5
+    bandit = gru.MLPAgent(k + 2, k, 16)
+    gen = torch.Generator().manual_seed(0)
+    probs = rl2_bandit.sample_bandits(32, k, gen)
+    rewards, batch = rl2_bandit.play(bandit, probs, n, gen, store=True)
+    end = torch.zeros(n, 32)
+    end[-1] = 1
+    adv, ret = trpo.gae(rewards, batch["values"], end, 0.99, 0.3)
+    batch.update(advantages=adv, returns=ret, reset=torch.zeros(n, 32), h0=bandit.initial_state(32))
+    opt = torch.optim.Adam(bandit.parameters(), lr=1e-2)
+    info = trpo.update(bandit, opt, batch, policy_params=bandit.policy_parameters(), generator=gen)
+    assert info["kl"] <= 0.01 + 1e-9 and np.isfinite(info["v_loss"])
+
+
+# ---- analysis: pure functions ----
+def test_linear_probe_recovers_a_known_linear_map():
+    rng = np.random.default_rng(0)
+    W, b = rng.normal(size=(6, 3)), rng.normal(size=3)
+    X_train, X_test = rng.normal(size=(500, 6)), rng.normal(size=(300, 6))
+    res = rl2_bandit.linear_probe(X_train, X_train @ W + b, X_test, X_test @ W + b, ridge=1e-8)
+    assert res["r2"].shape == (3,) and np.all(res["r2"] > 1 - 1e-9) and res["r2_mean"] > 1 - 1e-9
+    assert np.allclose(res["weights"], W, atol=1e-6) and np.allclose(res["bias"], b, atol=1e-6)
+    # with noise R² drops to about var(signal) / var(total); an unrelated target scores about 0
+    noisy = rl2_bandit.linear_probe(X_train, X_train @ W + b + rng.normal(size=(500, 3)), X_test,
+                                    X_test @ W + b + rng.normal(size=(300, 3)), ridge=1e-3)
+    expect = (W ** 2).sum(0) / ((W ** 2).sum(0) + 1)
+    assert np.allclose(noisy["r2"], expect, atol=0.08)
+    junk = rl2_bandit.linear_probe(X_train, rng.normal(size=(500, 2)), X_test, rng.normal(size=(300, 2)))
+    assert np.all(np.abs(junk["r2"]) < 0.1)
+    # a constant test target has no R² (nan), and the mean skips it
+    Y_test = np.c_[X_test @ W[:, 0], np.ones(300)]
+    res = rl2_bandit.linear_probe(X_train, np.c_[X_train @ W[:, 0], np.ones(500)], X_test, Y_test, ridge=1e-8)
+    assert np.isnan(res["r2"][1]) and res["r2_mean"] > 1 - 1e-9
+
+
+def test_agreement_gittins_with_itself_is_one_and_random_is_chance():
+    k, n, B = 4, 12, 600
+    probs = np.random.default_rng(1).random((B, k))
+    hist = rl2_bandit.bandit_histories(probs, n, np.random.default_rng(2))  # the Gittins policy
+    S, F = hist["successes"], hist["failures"]
+    assert np.all(S.sum(-1) + F.sum(-1) == np.arange(n)[:, None])  # counts before step t: t pulls so far
+    assert np.all(S[-1].sum(1) + hist["rewards"][-1] == hist["rewards"].sum(0))
+    res = rl2_bandit.agreement(hist["actions"], S, F, n, rng=np.random.default_rng(3))
+    assert np.all(res["gittins"] == 1.0)  # ties count whichever tied arm the policy drew
+    # a uniformly random policy on the same histories: Gittins agreement = chance (|argmax set| / k per state),
+    # Thompson agreement = 1/k (the TS probabilities of the k arms sum to 1)
+    rand = np.random.default_rng(4).integers(0, k, size=(n, B))
+    res = rl2_bandit.agreement(rand, S, F, n, ts_draws=64, rng=np.random.default_rng(5))
+    se = np.sqrt(0.25 / (n * B))
+    assert abs(res["gittins"].mean() - res["gittins_chance"].mean()) < 4 * se
+    assert abs(res["gittins"][1:].mean() - res["gittins_chance"][1:].mean()) < 4 * se
+    assert res["gittins_chance"][0] == 1.0 and res["gittins_chance"][1:].mean() < 0.5
+    assert abs(res["thompson"].mean() - 1 / k) < 4 * se
+    assert res["thompson"][0] == pytest.approx(1 / k, abs=0.05)
+    # Thompson sampling's own actions agree with TS more than chance, and Gittins' actions do too
+    ts = np.stack([baselines.bandit_policy_step("TS", S[t], F[t], t, n, np.random.default_rng(t)) for t in range(n)])
+    assert rl2_bandit.agreement(ts, S, F, n)["thompson"][1:].mean() > 1 / k + 0.1
+
+
+def test_gittins_targets_and_imitation_step_learn_the_gittins_policy():
+    k, n = 3, 4
+    S = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 1]])
+    F = np.zeros_like(S)
+    t = 2
+    tgt = rl2_bandit.gittins_targets(S, F, t, n)
+    assert np.allclose(tgt.sum(1), 1.0) and np.allclose(tgt[0], 1 / 3) and tgt[1, 0] == 1.0
+    assert np.allclose(tgt[2], [0, 0.5, 0.5])
+    torch.manual_seed(0)
+    agent = gru.RecurrentAgent(k + 2, k, 16)
+    opt = torch.optim.Adam(agent.parameters(), lr=3e-2)
+    gen = torch.Generator().manual_seed(0)
+    first = None
+    for it in range(9):
+        probs = np.random.default_rng(it).random((128, k))
+        hist = rl2_bandit.bandit_histories(probs, n, np.random.default_rng(100 + it))
+        info = rl2_bandit.imitation_step(agent, opt, hist, n, 2, 32, gen)
+        first = info if first is None else first
+    assert info["ce_loss"] < first["ce_loss"] - 0.1 and info["accuracy"] > 0.9
+
+
+def test_analyse_mlp_policy_has_agreement_but_no_probe(tmp_path):
+    from types import SimpleNamespace
+    args = SimpleNamespace(k=3, n=4, seed=0, eval_instances=20, policy="mlp", imitate=None)
+    res = rl2_bandit.analyse(gru.MLPAgent(5, 3, 8), args, str(tmp_path), probe_trials=20)
+    assert "probe" not in res and len(res["agreement_per_t"]["thompson"]) == 4
+    assert 0 <= res["agreement_mean"]["gittins"] <= 1 and (tmp_path / "analysis.png").stat().st_size > 0
+    json.dumps(res)  # results.json-ready

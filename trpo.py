@@ -21,8 +21,14 @@ values (T,B) or None, h_T) over whole sequences; see gru.RecurrentAgent.
 
     python trpo.py        # checks GAE against a naive loop and runs one update on a toy problem
 """
+import csv
+import math
 import os
+import re
+import subprocess
 import sys
+import tempfile
+import time
 
 import numpy as np
 import torch
@@ -196,20 +202,45 @@ def init_distributed(device):
     return world, rank, torch.device(device)
 
 
-def check_run_args(parser, a):
-    """Flags every rl2_*.py script shares: --eval-only needs --checkpoint, --device is a usable
-    device (auto picks cuda when present), --resume names a folder holding a checkpoint.
+def check_run_args(parser, a, experiment, shape):
+    """Flags every rl2_*.py script shares: every float flag is finite, --seed >= 0, --eval-only
+    needs an existing --checkpoint, --device is a usable device (auto picks cuda when present),
+    --resume names a folder holding a checkpoint of this experiment and shape (e.g. {"k": 5, "n": 10}),
+    --out can be created, --bench-scaling N >= 2.
     Problems go to parser.error (one line, exit 2)."""
+    for name, value in vars(a).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            parser.error(f"--{name.replace('_', '-')} must be a finite number, not {value}")
+    if a.seed < 0:
+        parser.error("--seed must be non-negative")
+    if a.bench_scaling is not None and a.bench_scaling < 2:
+        parser.error("--bench-scaling N needs N >= 2 processes")
+    if a.bench_scaling and (a.resume or a.eval_only):
+        parser.error("--bench-scaling trains fresh runs: drop --resume and --eval-only")
     if a.eval_only and not a.checkpoint:
         parser.error("--eval-only needs --checkpoint PATH")
+    if a.eval_only and not os.path.isfile(a.checkpoint):
+        parser.error(f"--checkpoint {a.checkpoint}: no such file")
     if a.device == "auto":
         a.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if a.device not in ("cpu", "cuda") and not a.device.startswith("cuda:"):
-        parser.error(f"--device must be cpu, cuda or auto, not {a.device!r}")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", a.device):
+        parser.error(f"--device must be cpu, cuda, cuda:N or auto, not {a.device!r}")
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda requested but no CUDA device is available")
+    if a.device.startswith("cuda:") and int(a.device[5:]) >= torch.cuda.device_count():
+        parser.error(f"--device {a.device}: only {torch.cuda.device_count()} CUDA device(s)")
     if a.resume and not os.path.isfile(os.path.join(a.resume, "checkpoint.pt")):
         parser.error(f"--resume {a.resume}: no checkpoint.pt there")
+    # a checkpoint to resume or evaluate is checked now, before any slow set-up (exit 2 on a problem)
+    if a.resume:
+        load_checkpoint(os.path.join(a.resume, "checkpoint.pt"), experiment, shape)
+    if a.eval_only:
+        load_checkpoint(a.checkpoint, experiment, shape)
+    if a.out:  # create it now: a bad path fails here, not after the training
+        try:
+            os.makedirs(a.out, exist_ok=True)
+        except OSError as e:
+            parser.error(f"--out {a.out}: cannot create a folder there ({e.strerror})")
 
 
 def seed_for(*keys):
@@ -227,25 +258,102 @@ def save_checkpoint(path, state):
     os.replace(tmp, path)
 
 
+def input_error(msg):
+    """A bad input found after argument parsing (a checkpoint, a process count): one line on
+    stderr and exit code 2, as argparse's errors."""
+    print(f"{os.path.basename(sys.argv[0])}: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
 def load_checkpoint(path, experiment, shape):
     """Load with weights_only=True (no pickled code runs) and check it belongs to this experiment
-    and shape (e.g. {"k": 5, "n": 10}); any problem exits with a one-line message."""
+    and shape (e.g. {"k": 5, "n": 10}); any problem exits with a one-line message and code 2."""
     if not os.path.isfile(path):
-        sys.exit(f"error: checkpoint {path} does not exist")
+        input_error(f"checkpoint {path} does not exist")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, corrupted or not a torch file at all
-        msg = (str(e).strip().splitlines() or [""])[0][:120]
-        sys.exit(f"error: cannot read checkpoint {path} ({type(e).__name__}: {msg})")
+        msg = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:120]
+        input_error(f"cannot read checkpoint {path} ({type(e).__name__}: {msg})")
     if not isinstance(ckpt, dict) or ckpt.get("experiment") != experiment:
         other = ckpt.get("experiment") if isinstance(ckpt, dict) else None
-        sys.exit(f"error: {path} is not an RL² {experiment} checkpoint (it says experiment {other!r})")
+        input_error(f"{path} is not an RL² {experiment} checkpoint (it says experiment {other!r})")
     theirs = {key: ckpt.get(key) for key in shape}
     if theirs != shape:
         have = " ".join(f"--{k} {v}" for k, v in theirs.items())
         want = " ".join(f"--{k} {v}" for k, v in shape.items())
-        sys.exit(f"error: {path} was trained with {have}, not {want}")
+        input_error(f"{path} was trained with {have}, not {want}")
     return ckpt
+
+
+def all_finite(info, agent):
+    """True when the update's losses and every parameter are finite, in every process (a NaN
+    reaches all of them through the averaged gradients; the vote keeps them stopping together)."""
+    ok = all(math.isfinite(info.get(key, 0.0)) for key in ("kl", "pg_loss", "v_loss", "loss"))
+    ok = ok and all(bool(torch.isfinite(p).all()) for p in agent.parameters())
+    device = next(agent.parameters()).device
+    return all_mean(torch.tensor(float(ok), device=device)).item() == 1.0
+
+
+def check_identical(agent, log):
+    """Under torchrun, at the end of training: every parameter must be bitwise equal in all processes
+    (element-wise max and min over processes coincide). Rank 0 prints one line; a mismatch exits."""
+    if not distributed():
+        return
+    flat = torch.cat([p.detach().reshape(-1).double() for p in agent.parameters()])
+    hi, lo = flat.clone(), flat.clone()
+    dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+    dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+    same = torch.equal(hi, lo)
+    if log:
+        print(f"parameters identical across {dist.get_world_size()} processes: {'yes' if same else 'NO'}", flush=True)
+    if not same:
+        sys.exit(f"error: parameters differ across processes (max difference {(hi - lo).max().item():.3g})")
+
+
+def close_distributed():
+    """Under torchrun, leave the process group together: a barrier first, so that no process tears
+    its connections down (and exits) while another still holds them. Without it, a worker that
+    finished first was seen to abort on exit (SIGABRT, "terminate called without an active
+    exception") in 2 of ~14 two-process runs on the loaded machine."""
+    if distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def bench_scaling(script, argv, nproc, extra=()):
+    """Training steps/s of the same run with 1 process and then with nproc under torchrun, one after
+    the other on this machine; each reads the training time from its progress.csv (the last row's
+    steps / seconds: start-up and evaluation excluded). argv: the script's flags, minus --bench-scaling."""
+    flags, skip = [], False
+    for token in argv:
+        if skip and token.isdigit():
+            skip = False
+            continue
+        skip = token == "--bench-scaling"
+        if not token.startswith("--bench-scaling"):
+            flags.append(token)
+    rates = {}
+    for procs in (1, nproc):
+        with tempfile.TemporaryDirectory() as out:
+            launcher = [sys.executable] if procs == 1 else [
+                sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs), "--"]
+            cmd = launcher + [script, *flags, *extra, "--out", out]
+            shown = ["python"] + cmd[1:] if procs == 1 else ["torchrun"] + cmd[3:]
+            print("$ " + " ".join(shown).replace(out, "TMP").replace(script, os.path.basename(script)), flush=True)
+            t0 = time.perf_counter()
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0 or not os.path.isfile(os.path.join(out, "progress.csv")):
+                sys.exit(f"error: the {procs}-process run failed: {(p.stderr.strip().splitlines() or [''])[-1]}")
+            with open(os.path.join(out, "progress.csv")) as f:
+                last = list(csv.DictReader(f))[-1]
+            rates[procs] = int(last["steps"]) / float(last["seconds"])
+            print(f"  {procs} process(es): {int(last['steps'])} steps in {float(last['seconds']):.1f} s of training "
+                  f"= {rates[procs]:.0f} steps/s ({time.perf_counter() - t0:.0f} s wall with start-up and eval)",
+                  flush=True)
+    print(f"scaling 1 -> {nproc} processes: {rates[nproc] / rates[1]:.2f}x "
+          f"({rates[1]:.0f} -> {rates[nproc]:.0f} steps/s)")
+    return rates
 
 
 if __name__ == "__main__":
