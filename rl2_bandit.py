@@ -678,7 +678,7 @@ if __name__ == "__main__":
         trpo.save_checkpoint(ckpt_path, state())
     trpo.close_distributed()  # all processes leave together, once rank 0 has saved
     if not log:
-        sys.exit(0)
+        trpo.worker_exit()
     if interrupted:
         sys.exit(f"interrupted at iteration {iteration}; resume with: python rl2_bandit.py --k {args.k} "
                  f"--n {args.n} --resume {args.out}")

@@ -1389,7 +1389,7 @@ def train(args):
         trpo.save_checkpoint(ckpt_path, state())
     trpo.close_distributed()  # all processes leave together, once rank 0 has saved
     if not log:
-        return
+        trpo.worker_exit()
     if interrupted:
         sys.exit(f"interrupted at iteration {iteration}; resume with: python rl2_maze.py --size {args.size} "
                  f"--n {args.n} --obs {args.obs} --resume {args.out} (plus the other flags you gave)")

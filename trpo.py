@@ -321,6 +321,16 @@ def close_distributed():
         dist.destroy_process_group()
 
 
+def worker_exit():
+    """A process of rank > 0 is done once rank 0 has saved. It leaves with os._exit: at normal
+    interpreter teardown gloo's background threads occasionally abort the process (SIGABRT,
+    "terminate called without an active exception") after all the work is done, and torchrun then
+    reports the whole run as failed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def bench_scaling(script, argv, nproc, extra=()):
     """Training steps/s of the same run with 1 process and then with nproc under torchrun, one after
     the other on this machine; each reads the training time from its progress.csv (the last row's
