@@ -74,6 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--clip", type=float, default=0.1)
     p.add_argument("--ent-coef", type=float, default=0.0)
     p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="start from the weights of a checkpoint with the same k and any n (a curriculum over n)")
     p.add_argument("--eval-instances", type=int, default=1000)
     p.add_argument("--no-baselines", action="store_true", help="evaluate RL² only")
     p.add_argument("--out", default=None, help="output folder (default runs/bandit_k{k}_n{n}_s{seed})")
@@ -121,6 +123,13 @@ def parse_args(argv=None):
     if a.ent_coef < 0:
         p.error("--ent-coef must be non-negative")
     trpo.check_run_args(p, a, EXPERIMENT, {"k": a.k, "n": a.n})  # shared flags, checkpoints
+    if a.init_from:  # checked now: a missing, foreign or other-k checkpoint is a one-line error
+        if a.resume or a.eval_only:
+            p.error("--init-from starts a new run: drop --resume and --eval-only")
+        init = trpo.load_checkpoint(a.init_from, EXPERIMENT, {"k": a.k})
+        if init.get("policy", "gru") != (a.policy or "gru"):
+            p.error(f"--init-from {a.init_from} holds a --policy {init.get('policy', 'gru')} network")
+        a.hidden = init["hidden"]
     if a.dagger and not a.imitate:
         p.error("--dagger needs --imitate gittins")
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
@@ -587,6 +596,10 @@ if __name__ == "__main__":
             with open(csv_path) as f:
                 kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
             print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
+    elif args.init_from:  # curriculum over n: the algorithm learned on short trials is the starting point
+        agent.load_state_dict(trpo.load_checkpoint(args.init_from, EXPERIMENT, {"k": args.k})["agent"])
+        if log:
+            print(f"starting from the weights of {args.init_from}")
     if log:
         os.makedirs(args.out, exist_ok=True)
         with open(csv_path, "w", newline="") as f:
