@@ -654,9 +654,7 @@ if __name__ == "__main__":
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                                epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
                                ent_coef=args.ent_coef, generator=gen)
-        if not trpo.all_finite(info, agent):  # stop before anything is saved: the last good checkpoint stays
-            sys.exit(f"error: non-finite loss or parameter at iteration {iteration + 1}; not saved, the last good "
-                     f"checkpoint stays: {ckpt_path if os.path.isfile(ckpt_path) else 'none written yet'}")
+        trpo.stop_if_not_finite(info, agent, iteration + 1, ckpt_path)  # before anything is saved
         iteration += 1
         steps += rewards.numel() * world
         dt = time.perf_counter() - t0

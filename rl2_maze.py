@@ -1352,9 +1352,7 @@ def train(args):
                            epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
                            vf_coef=args.vf_coef, ent_coef=args.ent_coef, max_grad_norm=args.max_grad_norm or None,
                            generator=gen)
-        if not trpo.all_finite(info, agent):  # stop before anything is saved: the last good checkpoint stays
-            sys.exit(f"error: non-finite loss or parameter at iteration {iteration + 1}; not saved, the last good "
-                     f"checkpoint stays: {ckpt_path if os.path.isfile(ckpt_path) else 'none written yet'}")
+        trpo.stop_if_not_finite(info, agent, iteration + 1, ckpt_path)  # before anything is saved
         # The carried GRU state was computed by the old parameters; the next rollout goes on from it
         # (as CleanRL's ppo_atari_lstm does), and replays from it as its h0.
         iteration += 1

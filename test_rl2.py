@@ -267,10 +267,13 @@ def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
     # curriculum over n: a k = 3 policy trained at n = 4 starts a run at n = 8 (same k only)
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "8", "--init-from", str(out / "checkpoint.pt"), "--hidden", "99",
                    "--total-timesteps", "800", "--trials-per-iter", "100", "--eval-instances", "20", "--no-baselines",
-                   "--out", str(tmp_path / "curriculum"))
+                   "--lr", "1e-12", "--out", str(tmp_path / "curriculum"))
     assert p.returncode == 0 and "starting from the weights" in p.stdout, p.stderr
     ckpt = torch.load(tmp_path / "curriculum" / "checkpoint.pt", weights_only=True)
     assert ckpt["n"] == 8 and ckpt["hidden"] == 16  # the network is the checkpoint's, whatever --hidden says
+    source = torch.load(out / "checkpoint.pt", weights_only=True)["agent"]
+    for name, w in ckpt["agent"].items():  # with a vanishing step size the weights are still the source's
+        torch.testing.assert_close(w, source[name], rtol=0, atol=1e-6)
     p = run_script("rl2_bandit.py", "--k", "4", "--n", "8", "--init-from", str(out / "checkpoint.pt"))
     assert one_line_error(p) and p.returncode == 2 and "--k 3" in p.stderr
 

@@ -295,6 +295,14 @@ def all_finite(info, agent):
     return all_mean(torch.tensor(float(ok), device=device)).item() == 1.0
 
 
+def stop_if_not_finite(info, agent, iteration, ckpt_path):
+    """Stop the run (exit 1, one line naming the iteration) when an update left a non-finite loss
+    or parameter; called before anything is saved, so the last good checkpoint stays."""
+    if not all_finite(info, agent):
+        sys.exit(f"error: non-finite loss or parameter at iteration {iteration}; not saved, the last good "
+                 f"checkpoint stays: {ckpt_path if os.path.isfile(ckpt_path) else 'none written yet'}")
+
+
 def check_identical(agent, log):
     """Under torchrun, at the end of training: every parameter must be bitwise equal in all processes
     (element-wise max and min over processes coincide). Rank 0 prints one line; a mismatch exits."""
