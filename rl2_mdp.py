@@ -11,6 +11,7 @@ its state across the n episodes, so what it learns about this MDP lives in its h
     python rl2_mdp.py --n 25 --total-timesteps 5000000 --out runs/n25
     python rl2_mdp.py --n 25 --eval-only --checkpoint runs/n25/checkpoint.pt
     python rl2_mdp.py --n 25 --resume runs/n25          # continue an interrupted run
+    python rl2_mdp.py --n 25 --init-from runs/mdp_n10_s0/checkpoint.pt   # curriculum: start from n = 10
     python rl2_mdp.py --n 10 --policy mlp               # the memoryless control (gru.MLPAgent): row RL2-MLP
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
@@ -80,6 +81,8 @@ def parse_args(argv=None):
     p.add_argument("--clip", type=float, default=0.1)
     p.add_argument("--ent-coef", type=float, default=0.0)
     p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="start from the weights of an MDP checkpoint with any n (a curriculum over n)")
     p.add_argument("--eval-instances", type=int, default=1000)
     p.add_argument("--no-baselines", action="store_true", help="evaluate RL² (and the oracle) only")
     p.add_argument("--prior", choices=sorted(baselines.MDP_PRIORS), default="tabularl",
@@ -120,6 +123,13 @@ def parse_args(argv=None):
     if a.ent_coef < 0:
         p.error("--ent-coef must be non-negative")
     trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints
+    if a.init_from:  # checked now: a missing or foreign checkpoint is a one-line error
+        if a.resume or a.eval_only:
+            p.error("--init-from starts a new run: drop --resume and --eval-only")
+        init = trpo.load_checkpoint(a.init_from, EXPERIMENT, {})
+        if init.get("policy", "gru") != (a.policy or "gru"):
+            p.error(f"--init-from {a.init_from} holds a --policy {init.get('policy', 'gru')} network")
+        a.hidden = init["hidden"]
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
     a.out = a.resume or a.out or f"runs/mdp_n{a.n}_s{a.seed}"
@@ -332,6 +342,10 @@ if __name__ == "__main__":
             with open(csv_path) as f:
                 kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
             print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
+    elif args.init_from:  # curriculum over n: what was learned on shorter trials is the starting point
+        agent.load_state_dict(trpo.load_checkpoint(args.init_from, EXPERIMENT, {})["agent"])
+        if log:
+            print(f"starting from the weights of {args.init_from}")
     if log:
         os.makedirs(args.out, exist_ok=True)
         with open(csv_path, "w", newline="") as f:

@@ -1181,23 +1181,31 @@ def test_local_obs_matches_the_world():
     grid = open_room(goal_block=(3, 5))
     pos = np.array([[1.5, 3.5], [1.5, 1.5], [4.5, 4.5]])
     grid = np.repeat(grid, 3, 0)
-    heading = np.array([0, 8, 16])
+    heading = np.array([0, 8, 16])  # facing +x (east), +y (south on the map), -x (west)
     o = m.local_obs(grid, pos, heading)
     assert o.shape == (3, m.LOCAL_DIM) and o.dtype == np.float32
-    assert np.array_equal(o[0, :4], [0, 0, 1, 0])  # west border only
-    assert np.array_equal(o[1, :4], [0, 0, 1, 1])  # corner: west and north border
+    # Neighbour flags are egocentric: front, right, back, left.
+    assert np.array_equal(o[0, :4], [0, 0, 1, 0])  # facing east with the west border behind
+    assert np.array_equal(o[1, :4], [0, 1, 1, 0])  # facing south in the NW corner: west on its right, north behind
     assert np.array_equal(o[2, :4], [0, 0, 0, 0])  # room centre-ish (4,4)
+    # A quarter turn by the agent rotates the flags by one place.
+    o_turned = m.local_obs(grid[:1], pos[:1], np.array([m.NUM_HEADINGS // 4]))
+    assert np.array_equal(o_turned[0, :4], [0, 1, 0, 0])  # facing south: the west border is on its right
     assert np.allclose(o[:, 4:6], [[1, 0], [0, 1], [-1, 0]], atol=1e-6)
     assert np.allclose(o[:, 6:8], 0)  # at block centres
-    # Depth camera: agent 0 looks at the goal 3.5 blocks ahead with its middle ray only; its
-    # outer rays (cam_x = +-0.8) hit the north/south border 2.5 blocks to the side, i.e. at
-    # perpendicular distance 2.5 / 0.8 = 3.125.
+    # Probes at -90, -45, 0, 45, 90 degrees, Euclidean distance. Agent 0 looks east at the goal
+    # 3.5 blocks ahead with its middle probe only; its +-90 probes hit the north/south border 2.5
+    # away; its +-45 probes reach the border rows after 2.5 * sqrt(2).
     k = m.LOCAL_RAYS
     assert np.array_equal(o[0, 8 + k:], [0, 0, 1, 0, 0]) and o[0, 10] == pytest.approx(1 / 4.5)
-    assert o[0, 8] == pytest.approx(1 / 4.125) and o[0, 12] == pytest.approx(1 / 4.125)
+    assert o[0, 8] == pytest.approx(1 / 3.5) and o[0, 12] == pytest.approx(1 / 3.5)
+    assert o[0, 9] == pytest.approx(1 / (1 + 2.5 * 2 ** 0.5), rel=1e-5)
+    assert o[0, 11] == pytest.approx(1 / (1 + 2.5 * 2 ** 0.5), rel=1e-5)
     assert (o[1:, 8 + k:] == 0).all()  # the others don't see the goal
-    # Agent 1 looks south from (1.5, 1.5): the middle ray hits the south border 4.5 away.
+    # Agent 1 looks south from (1.5, 1.5): the middle probe hits the south border 4.5 away, the
+    # left probe (east, on the map) the east border 4.5 away, the right one (west) the border 0.5 away.
     assert o[1, 10] == pytest.approx(1 / 5.5)
+    assert o[1, 8] == pytest.approx(1 / 5.5) and o[1, 12] == pytest.approx(1 / 1.5)
 
 
 def test_bad_arguments():
