@@ -902,6 +902,19 @@ def test_rl2_mdp_end_to_end_resume_and_bad_inputs(tmp_path):
     assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "cannot read checkpoint" in p.stderr
     p = run_script("rl2_mdp.py", "--n", "0")  # once through the real entry point
     assert usage_error(p) and "--n" in p.stderr, (p.returncode, p.stderr)
+    # curriculum over n: the n = 2 checkpoint starts a run at n = 3 with its own network
+    p = run_script("rl2_mdp.py", "--n", "3", "--init-from", ckpt, "--hidden", "99", "--total-timesteps", "300",
+                   "--trials-per-iter", "10", "--eval-instances", "20", "--no-baselines", "--lr", "1e-12",
+                   "--out", str(tmp_path / "curriculum"))
+    assert p.returncode == 0 and "starting from the weights" in p.stdout, p.stderr
+    new = torch.load(tmp_path / "curriculum" / "checkpoint.pt", weights_only=True)
+    assert new["n"] == 3 and new["hidden"] == 16  # the network is the checkpoint's, whatever --hidden says
+    source = torch.load(ckpt, weights_only=True)["agent"]
+    for name, w in new["agent"].items():  # with a vanishing step size the weights are still the source's
+        torch.testing.assert_close(w, source[name], rtol=0, atol=1e-6)
+    for argv in (["--init-from", str(bad)], ["--init-from", ckpt, "--resume", str(out)]):
+        p = run_script("rl2_mdp.py", "--n", "3", *argv)
+        assert usage_error(p), (argv, p.stderr)
 
 
 def test_rl2_mdp_bad_arguments_are_one_line_errors(capsys, tmp_path):
