@@ -113,6 +113,11 @@ def _heading_tables(num_rays):
     half = np.tan(FOV / 2)
     dx = np.cos(ang)[:, None] - np.sin(ang)[:, None] * half * cam_x[None, :]
     dy = np.sin(ang)[:, None] + np.cos(ang)[:, None] * half * cam_x[None, :]
+    return _ray_table(dx, dy)
+
+
+def _ray_table(dx, dy):
+    """What cast_rays needs per (heading, ray) from the ray directions (dx, dy)."""
     # Exactly axis-parallel rays would divide by zero; a tiny offset changes nothing visible.
     dx = np.where(np.abs(dx) < 1e-6, 1e-6, dx)
     dy = np.where(np.abs(dy) < 1e-6, 1e-6, dy)
@@ -129,12 +134,7 @@ def _probe_tables(num_rays):
     spread evenly from 90 degrees left to 90 degrees right of the heading. Unit direction
     vectors, so cast_rays returns the Euclidean distance along each probe."""
     ang = np.arange(NUM_HEADINGS)[:, None] * TURN + np.linspace(-np.pi / 2, np.pi / 2, num_rays)[None, :]
-    dx, dy = np.cos(ang), np.sin(ang)
-    dx = np.where(np.abs(dx) < 1e-6, 1e-6, dx)
-    dy = np.where(np.abs(dy) < 1e-6, 1e-6, dy)
-    return dict(dx=dx.astype(np.float32), dy=dy.astype(np.float32),
-                ddx=np.abs(1 / dx).astype(np.float32), ddy=np.abs(1 / dy).astype(np.float32),
-                neg_x=dx < 0, neg_y=dy < 0)
+    return _ray_table(np.cos(ang), np.sin(ang))
 
 
 PROBE_RAYS = _probe_tables(LOCAL_RAYS)

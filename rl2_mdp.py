@@ -122,14 +122,7 @@ def parse_args(argv=None):
         p.error("--gamma and --lam must lie in [0, 1]")
     if a.ent_coef < 0:
         p.error("--ent-coef must be non-negative")
-    trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints
-    if a.init_from:  # checked now: a missing or foreign checkpoint is a one-line error
-        if a.resume or a.eval_only:
-            p.error("--init-from starts a new run: drop --resume and --eval-only")
-        init = trpo.load_checkpoint(a.init_from, EXPERIMENT, {})
-        if init.get("policy", "gru") != (a.policy or "gru"):
-            p.error(f"--init-from {a.init_from} holds a --policy {init.get('policy', 'gru')} network")
-        a.hidden = init["hidden"]
+    trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints, --init-from
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
     a.out = a.resume or a.out or f"runs/mdp_n{a.n}_s{a.seed}"

@@ -202,11 +202,18 @@ def init_distributed(device):
     return world, rank, torch.device(device)
 
 
+def curriculum_shape(shape):
+    """What an --init-from checkpoint must share with the run: everything but n, the trial length."""
+    return {key: value for key, value in shape.items() if key != "n"}
+
+
 def check_run_args(parser, a, experiment, shape):
     """Flags every rl2_*.py script shares: every float flag is finite, --seed >= 0, --eval-only
     needs an existing --checkpoint, --device is a usable device (auto picks cuda when present),
     --resume names a folder holding a checkpoint of this experiment and shape (e.g. {"k": 5, "n": 10}),
-    --out can be created, --bench-scaling N >= 2.
+    --out can be created, --bench-scaling N >= 2, --init-from (where the script has it: a curriculum
+    over n) names a checkpoint of this experiment, the same shape apart from n and the same --policy,
+    whose network size then becomes --hidden.
     Problems go to parser.error (one line, exit 2)."""
     for name, value in vars(a).items():
         if isinstance(value, float) and not math.isfinite(value):
@@ -236,6 +243,13 @@ def check_run_args(parser, a, experiment, shape):
         load_checkpoint(os.path.join(a.resume, "checkpoint.pt"), experiment, shape)
     if a.eval_only:
         load_checkpoint(a.checkpoint, experiment, shape)
+    if getattr(a, "init_from", None):
+        if a.resume or a.eval_only:
+            parser.error("--init-from starts a new run: drop --resume and --eval-only")
+        init = load_checkpoint(a.init_from, experiment, curriculum_shape(shape))
+        if init.get("policy", "gru") != (a.policy or "gru"):
+            parser.error(f"--init-from {a.init_from} holds a --policy {init.get('policy', 'gru')} network")
+        a.hidden = init["hidden"]
     if a.out:  # create it now: a bad path fails here, not after the training
         try:
             os.makedirs(a.out, exist_ok=True)
