@@ -454,13 +454,14 @@ def bandit_grid(method, n, k):
     return None
 
 
-def run_bandit_baselines(probs, n, seed=0, tune=True, tune_instances=500, methods=None):
+def run_bandit_baselines(probs, n, seed=0, tune=True, tune_instances=500, methods=None, fixed=()):
     """Evaluate the classic methods on exactly these instances.
 
     probs: (N, k) arm probabilities; n: pulls per trial. Returns (totals, hyperparameters): totals[method] is
     the per-instance total reward over n pulls, shape (N,); hyperparameters[method] the values used (chosen by
     grid search on tune_instances separate tuning bandits when tune=True, else DEFAULT_HYPERPARAMETERS).
     Reward draws and policy randomness come from generators derived from seed (own streams, not the caller's).
+    fixed: extra rows (name, method, hyperparameters) run untuned on the same instances and reward table.
     """
     probs = np.asarray(probs, dtype=np.float64)
     N, k = probs.shape
@@ -475,6 +476,9 @@ def run_bandit_baselines(probs, n, seed=0, tune=True, tune_instances=500, method
             hp = dict(DEFAULT_HYPERPARAMETERS[method])
         hyperparameters[method] = hp
         totals[method] = simulate_bandit(method, probs, n, rewards, _rng(seed, 4, _policy_stream(method)), **hp)
+    for name, method, hp in fixed:
+        hyperparameters[name] = dict(hp)
+        totals[name] = simulate_bandit(method, probs, n, rewards, _rng(seed, 4, _policy_stream(method)), **hp)
     return totals, hyperparameters
 
 
@@ -551,27 +555,28 @@ def format_table_row(n, k, rows, hyperparameters=None, bayes_optimal="auto"):
     paper = PAPER_TABLE1.get((n, k), {})
     starred = paired_significance(rows)
     N = len(next(iter(rows.values())))
+    w = max([12] + [len(method) for method in rows])  # the method column fits the longest name
     lines = [f"Table 1 cell n={n}, k={k}: total reward over n pulls, {N} instances "
              f"(* = best or not significantly worse, paired one-sided t-test p=0.05)",
-             f"{'method':<12} {'ours':>18}   {'paper':>6}   hyperparameters"]
+             f"{'method':<{w}} {'ours':>18}   {'paper':>6}   hyperparameters"]
     for method, x in rows.items():
         mean, se = mean_stderr(x)
         mark = "*" if method in starred else " "
         paper_value = f"{paper[method]:6.1f}" if method in paper else f"{'-':>6}"
-        lines.append(f"{method:<12} {mean:9.3f} ± {se:6.3f}{mark}  {paper_value}   "
+        lines.append(f"{method:<{w}} {mean:9.3f} ± {se:6.3f}{mark}  {paper_value}   "
                      f"{_format_hp(hyperparameters.get(method, {}))}")
     if bayes_optimal == "auto":
         bayes_optimal = bayes_optimal_bandit(k, n)
     bayes_text = f"{bayes_optimal:9.4f}" if bayes_optimal is not None else "intractable here"
-    lines.append(f"{'Bayes-opt.':<12} {bayes_text}   (exact DP over posterior counts, expected value)")
-    lines.append(f"{'Oracle':<12} {oracle_bandit(k, n):9.4f}   (knows p: n*k/(k+1))")
+    lines.append(f"{'Bayes-opt.':<{w}} {bayes_text}   (exact DP over posterior counts, expected value)")
+    lines.append(f"{'Oracle':<{w}} {oracle_bandit(k, n):9.4f}   (knows p: n*k/(k+1))")
     return "\n".join(lines)
 
 
-def _bandit_cell(k, n, instances, seed, tune):
+def _bandit_cell(k, n, instances, seed, tune, fixed=()):
     """Run one Table 1 cell; returns (totals, hyperparameters, seconds)."""
     start = time.perf_counter()
-    totals, hp = run_bandit_baselines(bandit_instances(k, instances, seed), n, seed=seed, tune=tune)
+    totals, hp = run_bandit_baselines(bandit_instances(k, instances, seed), n, seed=seed, tune=tune, fixed=fixed)
     return totals, hp, time.perf_counter() - start
 
 
@@ -987,6 +992,14 @@ def bandit_main(args, parser):
         parser.error(f"--instances must be >= 2 for a standard error (got {args.instances})")
     if args.seed < 0:
         parser.error(f"--seed must be >= 0 (got {args.seed})")
+    for gamma in args.gittins_gamma:
+        if not 0 < gamma < 1:
+            parser.error(f"--gittins-gamma must lie strictly between 0 and 1 (got {gamma})")
+    # RL² maximises the trial's reward discounted with gamma (0.99 in the paper), not the total that Table 1
+    # scores; the discounted Gittins index policy is Bayes-optimal for that objective over an infinite horizon
+    # (Gittins 1979) and near it for a trial cut at n pulls, so its total shows what the discount alone costs.
+    fixed = [(f"Gittins g={gamma:g}", "Gittins", {"variant": "discounted", "gamma": gamma})
+             for gamma in args.gittins_gamma]
     cells = sorted(PAPER_TABLE1) if args.bench else [(args.n, args.k)]
     if max(n * k for n, k in cells) * args.instances > 500_000_000:
         parser.error("--instances too large: the reward table would need more than 500 MB")
@@ -998,7 +1011,7 @@ def bandit_main(args, parser):
     results = []
     total_start = time.perf_counter()
     for n, k in cells:
-        totals, hp, seconds = _bandit_cell(k, n, args.instances, args.seed, not args.no_tune)
+        totals, hp, seconds = _bandit_cell(k, n, args.instances, args.seed, not args.no_tune, fixed)
         bayes = bayes_optimal_bandit(k, n)  # fast: small cells are solved, large ones refused at once
         if args.bench:
             means = "  ".join(f"{m} {np.mean(x):.2f}" for m, x in totals.items())
@@ -1043,6 +1056,9 @@ def main(argv=None):
     bandit.add_argument("--no-tune", action="store_true", help="default hyperparameters instead of grid search")
     bandit.add_argument("--bench", action="store_true",
                         help="run and time all nine Table 1 cells (ignores --k/--n; --json gets a list)")
+    bandit.add_argument("--gittins-gamma", type=float, nargs="+", default=[], metavar="G",
+                        help="also play the discounted Gittins index with these fixed discounts (rows 'Gittins g=G'): "
+                             "the Bayes-optimal policy for RL²'s discounted objective (gamma 0.99)")
     bandit.set_defaults(handler=bandit_main, subparser=bandit)
     mdp = _one_line_errors(sub.add_parser("mdp", help="random tabular MDPs, Table 2", allow_abbrev=False))
     mdp.add_argument("--n", type=int, default=10, help="episodes per trial")

@@ -557,8 +557,26 @@ def test_cli_writes_json(tmp_path):
     assert "Bayes-opt." in result.stdout
 
 
+def test_fixed_rows_are_the_same_simulation_on_the_same_reward_table():
+    """--gittins-gamma rows: discounted Gittins at a fixed gamma, run like any other row (same instances, same
+    reward table, its own policy stream), so its total is exactly a direct simulation with those settings;
+    the tuned rows are unchanged by adding it."""
+    probs = baselines.bandit_instances(3, 200, seed=5)
+    hp = {"variant": "discounted", "gamma": 0.9}
+    plain, _ = baselines.run_bandit_baselines(probs, 12, seed=1, tune=False)
+    totals, hps = baselines.run_bandit_baselines(probs, 12, seed=1, tune=False, fixed=[("Gittins g=0.9", "Gittins", hp)])
+    rewards = baselines.draw_reward_table(probs, 12, baselines._rng(1, 1))
+    direct = baselines.simulate_bandit("Gittins", probs, 12, rewards,
+                                       baselines._rng(1, 4, baselines._policy_stream("Gittins")), **hp)
+    np.testing.assert_array_equal(totals["Gittins g=0.9"], direct)
+    assert hps["Gittins g=0.9"] == hp
+    for method in baselines.BANDIT_METHODS:
+        np.testing.assert_array_equal(totals[method], plain[method])
+
+
 @pytest.mark.parametrize("args", [["--k", "1"], ["--n", "0"], ["--instances", "1"], ["--k", "abc"],
-                                  ["--json", "/nonexistent-dir/x.json"]])
+                                  ["--json", "/nonexistent-dir/x.json"], ["--gittins-gamma", "1.0"],
+                                  ["--gittins-gamma", "nan"]])
 def test_cli_bad_arguments(args):
     result = _cli("bandit", *args)
     assert result.returncode == 2
