@@ -73,6 +73,9 @@ def parse_args(argv=None):
     p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")
     p.add_argument("--clip", type=float, default=0.1)
     p.add_argument("--ent-coef", type=float, default=0.0)
+    p.add_argument("--value-norm", action="store_true",
+                   help="fit the value baseline to returns of (r - 0.5) / min(n, 1/(1 - gamma)), not of r: O(1) targets "
+                        "at every n (same advantages once fitted; see value_rewards)")
     p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of a checkpoint with the same k and any n (a curriculum over n)")
@@ -238,6 +241,21 @@ def plot_curve(csv_path, png_path, args):
 
 
 # ---- the imitation ablation (§3.1) and a look inside the learned algorithm ----
+def value_rewards(rewards, args):
+    """The rewards whose returns the value baseline regresses on. Raw by default (every run in the README
+    before --value-norm). With --value-norm: (r - 0.5) / min(n, 1 / (1 - gamma)). Every trial has exactly n
+    steps, so the shift moves every trajectory's discounted return by the same constant and the fitted GAE
+    advantages are unchanged (delta_t is invariant once V fits the shifted returns); the trust-region update
+    normalises advantages, so the scale does not reach the policy either. What changes is the regression:
+    raw returns grow from ~5 at n = 10 to ~60-90 at n >= 100 (gamma = 0.99), a range a weight-normed output
+    layer crosses only slowly (the MDP script's REWARD_SCALE note), so after a curriculum step the baseline
+    lags and the advantages are biased for many iterations. Per effective-horizon step the targets are
+    O(0.5) at every n."""
+    if not args.value_norm:
+        return rewards
+    return (rewards - 0.5) / min(args.n, 1.0 / max(1.0 - args.gamma, 1e-12))
+
+
 def checkpoint_policy(ckpt, args, path):
     """Adopt the checkpoint's network kind and training method (checkpoints from before --policy hold a
     GRU trained by TRPO). An explicit --policy or --imitate that contradicts it: one line, exit 2."""
@@ -585,6 +603,8 @@ if __name__ == "__main__":
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
         iteration, steps, seconds = ckpt["iteration"], ckpt["steps"], ckpt["seconds"]
+        # the baseline was fitted to one kind of target: keep it (old checkpoints have no flag: raw)
+        args.value_norm = bool(ckpt.get("args", {}).get("value_norm", False))
         if log and os.path.isfile(csv_path):  # drop rows logged after the checkpoint: none is duplicated
             with open(csv_path) as f:
                 kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
@@ -642,7 +662,7 @@ if __name__ == "__main__":
                 rewards = play(agent, probs, args.n, gen)  # the policy's own trials, only to measure trial_reward
         else:
             rewards, batch = play(agent, probs, args.n, gen, store=True)
-            adv, ret = trpo.gae(rewards, batch["values"], trial_end, args.gamma, args.lam)
+            adv, ret = trpo.gae(value_rewards(rewards, args), batch["values"], trial_end, args.gamma, args.lam)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                                epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,

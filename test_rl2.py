@@ -104,6 +104,30 @@ def naive_gae(r, v, end, gamma, lam):
     return adv
 
 
+def test_value_norm_leaves_fitted_advantages_unchanged():
+    """rl2_bandit.value_rewards' claim: with rewards (r - c) / s and the value baseline shifted and scaled to
+    match (V' = (V - c (1 - gamma^(n - t)) / (1 - gamma)) / s, what a baseline fitted to the new returns
+    converges to), GAE gives exactly the old advantages / s, episode ends inside the trial or not."""
+    import argparse
+    import rl2_bandit
+    torch.manual_seed(0)
+    n, B, gamma, lam = 12, 7, 0.99, 0.3
+    rewards, values = torch.rand(n, B, dtype=torch.float64).round(), torch.randn(n, B, dtype=torch.float64)
+    trial_end = torch.zeros(n, B, dtype=torch.float64)
+    trial_end[-1] = 1
+    args = argparse.Namespace(value_norm=True, n=n, gamma=gamma)
+    shifted = rl2_bandit.value_rewards(rewards, args)
+    s = n  # min(n, 1 / (1 - gamma)) = 12
+    assert torch.allclose(shifted, (rewards - 0.5) / s)
+    left = n - torch.arange(n, dtype=torch.float64).unsqueeze(1)  # steps from t to the trial's end
+    values_new = (values - 0.5 * (1 - gamma ** left) / (1 - gamma)) / s
+    adv, _ = trpo.gae(rewards, values, trial_end, gamma, lam)
+    adv_new, _ = trpo.gae(shifted, values_new, trial_end, gamma, lam)
+    assert torch.allclose(adv_new * s, adv, atol=1e-12)
+    args.value_norm = False
+    assert rl2_bandit.value_rewards(rewards, args) is rewards
+
+
 def test_gae_matches_naive_double_loop_and_ignores_episode_ends():
     rng = np.random.default_rng(0)
     T, B = 12, 5
