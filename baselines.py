@@ -662,8 +662,8 @@ def mdp_optimistic_transitions(p_hat, p_slack, v_next):
     min(p_slack / 2, 1 - p_hat[best]) of mass onto the next state with the highest v_next and
     take it away from the states with the lowest v_next first.
     p_hat (num, S, A, S), p_slack (num, S, A), v_next (num, S). Returns p_opt like p_hat.
-    (TabulaRL's loop edits P_hat in place, so its later backward steps start from the previous
-    step's optimistic vector; we start each step from p_hat, which is the algorithm as published.)
+    This is one backward step. mdp_extended_value_iteration chains them as TabulaRL does: its loop
+    edits P_hat in place, so each backward step starts from the previous step's optimistic vector.
     """
     num, S, A, _ = p_hat.shape
     p_cols = np.ascontiguousarray(p_hat.reshape(num, S * A, S).transpose(0, 2, 1))
@@ -703,16 +703,27 @@ def mdp_optimistic_columns(p_cols, p_slack, v_next):
 def mdp_extended_value_iteration(P_hat, R_opt, P_slack, T):
     """Finite-horizon extended value iteration (UCRL2): backward induction where each (s, a, h)
     uses the optimistic transition vector for the next step's values. Returns Q, V as
-    mdp_backward_induction."""
+    mdp_backward_induction.
+
+    As TabulaRL's compute_qVals_EVI (which the paper ran): its pOpt aliases P_hat[s, a] and is
+    edited in place, so each backward step starts from the previous step's optimistic vector
+    (the optimism accumulates over the steps to go), except where the step put all mass on the
+    best state (p_best + P_slack / 2 > 1), which builds a fresh vector and leaves P_hat[s, a]
+    as it was. Starting every step from P_hat instead scores 8.5 +- 1.4 (n = 50) and
+    27 +- 3 (n = 100) lower at c = 0.3 (500 MDPs, paired), below the paper's UCRL2 column.
+    """
     num, S, A = R_opt.shape
     Q = np.empty((num, T, S, A))
     V = np.zeros((num, T + 1, S))
     p_cols = np.ascontiguousarray(P_hat.reshape(num, S * A, S).transpose(0, 2, 1))
     slack = P_slack.reshape(num, 1, S * A)
+    idx = np.arange(num)
     for h in range(T - 1, -1, -1):
-        p_opt = mdp_optimistic_columns(p_cols, slack, V[:, h + 1])
+        best = np.argsort(V[:, h + 1], axis=-1)[:, -1]  # the best state mdp_optimistic_columns uses
+        p_opt = mdp_optimistic_columns(p_cols, slack, V[:, h + 1])  # leaves p_cols as it is
         Q[:, h] = R_opt + (V[:, h + 1, None, :] @ p_opt).reshape(num, S, A)
         V[:, h] = mdp_max_over_actions(Q[:, h])
+        p_cols = np.where(p_cols[idx, best][:, None, :] + slack / 2.0 > 1.0, p_cols, p_opt)
     return Q, V
 
 

@@ -741,6 +741,32 @@ def test_extended_value_iteration_is_optimistic_and_reduces_to_backward_inductio
     assert np.all(V1[:, :9] > V0[:, :9])  # strictly before: next-state values differ
 
 
+def test_extended_value_iteration_carries_optimism_like_tabularl():
+    """The whole backward pass against a plain loop over (h, s, a) that keeps TabulaRL's in-place edit:
+    each step's optimistic vector becomes the next step's starting point, except where the step put all
+    mass on the best state (that branch builds a fresh vector). This carry-over is what lifts UCRL2 to the
+    paper's column at n >= 50 (README, Table 2)."""
+    rng = np.random.default_rng(11)
+    num, S, A, T = 6, 10, 5, 10
+    P, R = sample_mdps(num, rng)
+    for scale in (0.05, 0.3, 1.5):  # mostly carried, mixed, mostly all-mass-on-best
+        slack = rng.exponential(scale, size=(num, S, A))
+        Q, V = mdp_extended_value_iteration(P, R, slack, T)
+        for i in range(num):
+            p_cur = P[i].copy()
+            v_next = np.zeros(S)
+            for h in range(T - 1, -1, -1):
+                q = np.empty((S, A))
+                for s, a in itertools.product(range(S), range(A)):
+                    p_opt = _tabularl_evi_loop(p_cur[s, a], slack[i, s, a], v_next)
+                    if p_cur[s, a, np.argsort(v_next)[-1]] + slack[i, s, a] * 0.5 <= 1:
+                        p_cur[s, a] = p_opt  # TabulaRL edits P_hat[s, a] itself
+                    q[s, a] = R[i, s, a] + p_opt @ v_next
+                np.testing.assert_allclose(Q[i, h], q, atol=1e-10)
+                v_next = q.max(1)
+            np.testing.assert_allclose(V[i, 0], v_next, atol=1e-10)
+
+
 def test_sample_mdps_statistics():
     N, S, A = 4000, 10, 5
     P, R_mean = sample_mdps(N, np.random.default_rng(8))
