@@ -104,7 +104,7 @@ def naive_gae(r, v, end, gamma, lam):
     return adv
 
 
-def test_value_norm_leaves_fitted_advantages_unchanged():
+def test_value_scale_leaves_fitted_advantages_unchanged():
     """rl2_bandit.value_rewards' claim: with rewards (r - c) / s and the value baseline shifted and scaled to
     match (V' = (V - c (1 - gamma^(n - t)) / (1 - gamma)) / s, what a baseline fitted to the new returns
     converges to), GAE gives exactly the old advantages / s, episode ends inside the trial or not."""
@@ -115,16 +115,16 @@ def test_value_norm_leaves_fitted_advantages_unchanged():
     rewards, values = torch.rand(n, B, dtype=torch.float64).round(), torch.randn(n, B, dtype=torch.float64)
     trial_end = torch.zeros(n, B, dtype=torch.float64)
     trial_end[-1] = 1
-    args = argparse.Namespace(value_norm=True, n=n, gamma=gamma)
+    s = 7.0
+    args = argparse.Namespace(value_scale=s)
     shifted = rl2_bandit.value_rewards(rewards, args)
-    s = n  # min(n, 1 / (1 - gamma)) = 12
     assert torch.allclose(shifted, (rewards - 0.5) / s)
     left = n - torch.arange(n, dtype=torch.float64).unsqueeze(1)  # steps from t to the trial's end
     values_new = (values - 0.5 * (1 - gamma ** left) / (1 - gamma)) / s
     adv, _ = trpo.gae(rewards, values, trial_end, gamma, lam)
     adv_new, _ = trpo.gae(shifted, values_new, trial_end, gamma, lam)
     assert torch.allclose(adv_new * s, adv, atol=1e-12)
-    args.value_norm = False
+    args.value_scale = 0.0
     assert rl2_bandit.value_rewards(rewards, args) is rewards
 
 
