@@ -43,10 +43,11 @@ from gru import POLICIES, RecurrentAgent, make_agent
 EXPERIMENT = "bandit"
 
 # Defaults per n: (total env steps, trials per iteration, Adam step size), chosen so that
-# `python rl2_bandit.py --k K --n N` finishes on a 2-core laptop CPU in at most ~30 minutes. Long
+# `python rl2_bandit.py --k K --n N` finishes on a 2-core laptop CPU in at most ~30 minutes (one process
+# ran k = 10, n = 100 at 1,650-2,300 steps/s on the machines we had: 2.5M steps are 18-25 min). Long
 # trials want bigger batches and smaller steps: at n = 100, 100 trials per batch with lr 3e-3
-# collapsed the policy's entropy early (measured; see README).
-DEFAULT_BUDGET = {10: (1_500_000, 250, 3e-3), 100: (4_000_000, 250, 1e-3), 500: (5_000_000, 50, 1e-3)}
+# collapsed the policy's entropy early (measured; see README). The README's 4M-step n = 100 runs say so.
+DEFAULT_BUDGET = {10: (1_500_000, 250, 3e-3), 100: (2_500_000, 250, 1e-3), 500: (5_000_000, 50, 1e-3)}
 
 
 def one_line_error(parser, msg):
