@@ -111,14 +111,24 @@ class RecurrentAgent(nn.Module):
     linear (appendix A: "separate neural networks with the same architecture until the final
     layer"), or, with shared=True, a value head on the policy's GRU (the maze, appendix A.3).
     The recurrent state h is (B, H) shared, or (B, 2H) = [policy state, value state] separate.
+
+    critic_extra = E > 0 (beyond the paper): x carries E more features after phi that only the
+    baseline reads, e.g. the task itself (the bandit's arm means). The policy sees x[..., :I] and
+    nothing else, so the learned algorithm is unchanged; the baseline V(task, history) may use
+    anything but the current action without biasing the policy gradient, and knowing the task it
+    only has to predict what the policy will do with it (an "asymmetric" critic). Inputs of width I
+    are accepted when no value is asked for (acting, evaluation).
     """
 
-    def __init__(self, input_size, n_actions, hidden_size=256, shared=False, weight_norm=True):
+    def __init__(self, input_size, n_actions, hidden_size=256, shared=False, weight_norm=True, critic_extra=0):
         super().__init__()
+        if critic_extra and shared:
+            raise ValueError("a value head on the policy's GRU cannot read inputs the policy must not see")
         self.hidden_size, self.shared = hidden_size, shared
+        self.input_size, self.critic_extra = input_size, critic_extra
         self.pi_gru = GRU(input_size, hidden_size, weight_norm)
         self.pi_head = WNLinear(hidden_size, n_actions, weight_norm)
-        self.v_gru = None if shared else GRU(input_size, hidden_size, weight_norm)
+        self.v_gru = None if shared else GRU(input_size + critic_extra, hidden_size, weight_norm)
         self.v_head = WNLinear(hidden_size, 1, weight_norm)
 
     def initial_state(self, batch_size, device=None):
@@ -134,7 +144,7 @@ class RecurrentAgent(nn.Module):
         """x (T, B, I), h0 (B, H or 2H) -> logits (T, B, A), values (T, B) or None, h_T.
         With need_value=False a separate value GRU is skipped and its state returned unchanged."""
         H = self.hidden_size
-        out, h_pi = self.pi_gru(x, h0[:, :H], reset)
+        out, h_pi = self.pi_gru(x[..., :self.input_size] if self.critic_extra else x, h0[:, :H], reset)
         logits = self.pi_head(out)
         if self.shared:
             values = self.v_head(out).squeeze(-1) if need_value else None
@@ -157,13 +167,14 @@ class MLPAgent(nn.Module):
     need_value) -> (logits (T,B,A), values (T,B) or None, h), where the "state" is a dummy (B, 1)
     tensor of zeros passed through untouched."""
 
-    def __init__(self, input_size, n_actions, hidden_size=256, weight_norm=True):
+    def __init__(self, input_size, n_actions, hidden_size=256, weight_norm=True, critic_extra=0):
         super().__init__()
         self.hidden_size, self.shared = hidden_size, False
+        self.input_size, self.critic_extra = input_size, critic_extra  # as in RecurrentAgent
         self.pi_body = nn.ModuleList([WNLinear(input_size, hidden_size, weight_norm),
                                       WNLinear(hidden_size, hidden_size, weight_norm)])
         self.pi_head = WNLinear(hidden_size, n_actions, weight_norm)
-        self.v_body = nn.ModuleList([WNLinear(input_size, hidden_size, weight_norm),
+        self.v_body = nn.ModuleList([WNLinear(input_size + critic_extra, hidden_size, weight_norm),
                                      WNLinear(hidden_size, hidden_size, weight_norm)])
         self.v_head = WNLinear(hidden_size, 1, weight_norm)
 
@@ -174,7 +185,7 @@ class MLPAgent(nn.Module):
         return list(self.pi_body.parameters()) + list(self.pi_head.parameters())
 
     def forward(self, x, h0, reset=None, need_value=True):
-        h = x
+        h = x[..., :self.input_size] if self.critic_extra else x
         for layer in self.pi_body:
             h = torch.relu(layer(h))
         logits = self.pi_head(h)
@@ -189,13 +200,26 @@ class MLPAgent(nn.Module):
 POLICIES = ("gru", "mlp")
 
 
-def make_agent(policy, input_size, n_actions, hidden_size, shared=False):
+def make_agent(policy, input_size, n_actions, hidden_size, shared=False, critic_extra=0):
     """The network for --policy: "gru" (RL², §2.3) or "mlp" (the memoryless control)."""
     if policy == "gru":
-        return RecurrentAgent(input_size, n_actions, hidden_size, shared)
+        return RecurrentAgent(input_size, n_actions, hidden_size, shared, critic_extra=critic_extra)
     if policy == "mlp":
-        return MLPAgent(input_size, n_actions, hidden_size)
+        return MLPAgent(input_size, n_actions, hidden_size, critic_extra=critic_extra)
     raise ValueError(f"unknown policy {policy!r}; choose from {POLICIES}")
+
+
+def load_widened(agent, state_dict):
+    """Load weights saved without the critic's extra inputs into an agent that has them (or the same
+    shape): the new input columns of the baseline's first layer start at zero, so the loaded baseline
+    is reproduced exactly and then learns to use the task (curriculum runs, --init-from)."""
+    own = agent.state_dict()
+    for name, w in state_dict.items():
+        if name in own and own[name].dim() == 2 and w.dim() == 2 and own[name].shape[1] > w.shape[1] \
+                and own[name].shape[0] == w.shape[0]:
+            state_dict = dict(state_dict, **{name: torch.cat([w, w.new_zeros(w.shape[0], own[name].shape[1]
+                                                                                - w.shape[1])], 1)})
+    agent.load_state_dict(state_dict)
 
 
 def copy_from_torch(gru, ref):

@@ -38,7 +38,7 @@ import torch
 
 import baselines
 import trpo
-from gru import POLICIES, RecurrentAgent, make_agent
+from gru import POLICIES, RecurrentAgent, load_widened, make_agent
 
 EXPERIMENT = "bandit"
 
@@ -77,6 +77,9 @@ def parse_args(argv=None):
     p.add_argument("--value-scale", type=float, default=0.0, metavar="S",
                    help="fit the value baseline to returns of (r - 0.5) / S instead of r (0: raw rewards); "
                         "the fitted advantages are the same (see value_rewards)")
+    p.add_argument("--critic-sees-task", action="store_true",
+                   help="beyond the paper: the value baseline also reads the arm means p (the policy never does; "
+                        "see gru.RecurrentAgent)")
     p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of a checkpoint with the same k and any n (a curriculum over n)")
@@ -131,6 +134,8 @@ def parse_args(argv=None):
     trpo.check_run_args(p, a, EXPERIMENT, {"k": a.k, "n": a.n})  # shared flags, checkpoints, --init-from
     if a.dagger and not a.imitate:
         p.error("--dagger needs --imitate gittins")
+    if a.critic_sees_task and a.imitate:
+        p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
     a.out = a.resume or a.out or f"runs/bandit_k{a.k}_n{a.n}_s{a.seed}"
@@ -164,8 +169,11 @@ def play(agent, probs, n, generator, store=False):
     d = torch.zeros(B, device=device)
     buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values")}
     rows = torch.arange(B, device=device)
+    privileged = store and getattr(agent, "critic_extra", 0)
     for t in range(n):
         x = phi(a, r, d, k)
+        if privileged:  # --critic-sees-task: the baseline also reads p; the policy slices it off
+            x = torch.cat([x, probs], -1)
         logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store)
         logits = logits[0]
         u = torch.rand(B, 1, generator=generator).to(device)
@@ -268,6 +276,12 @@ def checkpoint_policy(ckpt, args, path):
                          f"not --imitate {args.imitate}")
     args.policy, args.imitate = kind, imitate
     args.dagger = bool(imitate) and (args.dagger or bool(ckpt.get("dagger")))
+    args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
+
+
+def critic_extra(args):
+    """Width of what only the value baseline reads after phi: the k arm means with --critic-sees-task."""
+    return args.k if args.critic_sees_task else 0
 
 
 def write_results(out_dir, results, merge=False):
@@ -561,7 +575,7 @@ if __name__ == "__main__":
     if args.trials_per_iter % world:
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
-    agent = make_agent(args.policy or "gru", args.k + 2, args.k, args.hidden).to(device)
+    agent = make_agent(args.policy or "gru", args.k + 2, args.k, args.hidden, critic_extra=critic_extra(args)).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
     if args.imitate and world > 1:
         trpo.input_error("--imitate runs in one process (no torchrun)")
@@ -569,7 +583,7 @@ if __name__ == "__main__":
     if args.eval_only:
         ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"k": args.k, "n": args.n})
         checkpoint_policy(ckpt, args, args.checkpoint)
-        agent = make_agent(args.policy, args.k + 2, args.k, ckpt["hidden"]).to(device)
+        agent = make_agent(args.policy, args.k + 2, args.k, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
         agent.load_state_dict(ckpt["agent"])
         rows, hyper, _ = evaluate(agent, args, device)
         best = print_row(rows, args, hyper)
@@ -600,7 +614,7 @@ if __name__ == "__main__":
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"k": args.k, "n": args.n})
         checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = make_agent(args.policy, args.k + 2, args.k, args.hidden).to(device)
+        agent = make_agent(args.policy, args.k + 2, args.k, args.hidden, critic_extra=critic_extra(args)).to(device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -612,7 +626,10 @@ if __name__ == "__main__":
                 kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
             print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
     elif args.init_from:  # curriculum over n: the algorithm learned on short trials is the starting point
-        agent.load_state_dict(trpo.load_checkpoint(args.init_from, EXPERIMENT, {"k": args.k})["agent"])
+        init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {"k": args.k})
+        if init.get("critic_sees_task") and not args.critic_sees_task:
+            trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
+        load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for p
         if log:
             print(f"starting from the weights of {args.init_from}")
     if log:
@@ -624,7 +641,8 @@ if __name__ == "__main__":
 
     def state():
         return {"experiment": EXPERIMENT, "k": args.k, "n": args.n, "hidden": args.hidden,
-                "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger,
+                "critic_sees_task": args.critic_sees_task, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
@@ -721,7 +739,8 @@ if __name__ == "__main__":
                "hyperparameters": {m: str(v) for m, v in hyper.items()},
                "bayes_optimal": baselines.bayes_optimal_bandit(args.k, args.n),
                "paper": dict(baselines.PAPER_TABLE1.get((args.n, args.k), {})),
-               "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger, "gittins_reference": gittins_ref}
+               "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger, "gittins_reference": gittins_ref,
+               "critic_sees_task": args.critic_sees_task}
     if args.analyse:
         results["analysis"] = analyse(agent.cpu(), args, args.out)
     write_results(args.out, results)

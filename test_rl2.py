@@ -221,6 +221,50 @@ def test_bandit_hidden_state_carried_within_trial_reset_between_trials():
     assert torch.all(batch["obs"][1:, :, k + 1] == 1)  # the done flag reaches the policy
 
 
+@pytest.mark.parametrize("policy", ["gru", "mlp"])
+def test_critic_only_inputs_never_reach_the_policy(policy):
+    """--critic-sees-task: the arm means appended to phi change the baseline's values but leave the
+    policy's logits exactly unchanged, so the learned algorithm cannot read the task; the rollout
+    stores them for the update and drops them when no value is asked for (evaluation)."""
+    torch.manual_seed(0)
+    k, n, B = 4, 6, 8
+    agent = gru.make_agent(policy, k + 2, k, 32, critic_extra=k)
+    gen = torch.Generator().manual_seed(0)
+    probs = rl2_bandit.sample_bandits(B, k, gen)
+    _, batch = rl2_bandit.play(agent, probs, n, gen, store=True)
+    assert batch["obs"].shape == (n, B, 2 * k + 2) and torch.equal(batch["obs"][:, :, k + 2:],
+                                                                     probs.expand(n, B, k))
+    other = batch["obs"].clone()
+    other[:, :, k + 2:] = torch.rand(n, B, k)
+    h0 = agent.initial_state(B)
+    logits, values, _ = agent(batch["obs"], h0)
+    logits2, values2, _ = agent(other, h0)
+    assert torch.equal(logits, logits2) and (values - values2).abs().max() > 1e-4
+    assert torch.allclose(logits, batch["logits"], atol=1e-5)
+    logits3, _, _ = agent(batch["obs"][:, :, :k + 2], h0, need_value=False)  # evaluation passes phi alone
+    assert torch.equal(logits3, logits)
+    with pytest.raises(ValueError):
+        gru.RecurrentAgent(k + 2, k, 32, shared=True, critic_extra=k)
+
+
+def test_load_widened_reproduces_the_plain_baseline():
+    """--init-from a run without --critic-sees-task: the new input columns start at zero, so the
+    baseline (and the policy) compute exactly what the loaded network computed."""
+    torch.manual_seed(0)
+    k, n, B = 3, 5, 6
+    plain = gru.RecurrentAgent(k + 2, k, 16)
+    for p in plain.parameters():  # away from the initialisation, biases included
+        p.data.add_(0.1 * torch.randn_like(p))
+    wide = gru.RecurrentAgent(k + 2, k, 16, critic_extra=k)
+    gru.load_widened(wide, plain.state_dict())
+    x = torch.randn(n, B, k + 2)
+    x_wide = torch.cat([x, torch.rand(n, B, k)], -1)
+    a = plain(x, plain.initial_state(B))
+    b = wide(x_wide, wide.initial_state(B))
+    assert torch.allclose(a[0], b[0], atol=1e-6) and torch.allclose(a[1], b[1], atol=1e-6)
+    assert wide.v_gru.weight_ih.shape == (48, 2 * k + 2)
+
+
 def test_bandit_environment_statistics():
     gen = torch.Generator().manual_seed(0)
     probs = rl2_bandit.sample_bandits(20000, 3, gen)
@@ -300,6 +344,21 @@ def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
         torch.testing.assert_close(w, source[name], rtol=0, atol=1e-6)
     p = run_script("rl2_bandit.py", "--k", "4", "--n", "8", "--init-from", str(out / "checkpoint.pt"))
     assert one_line_error(p) and p.returncode == 2 and "--k 3" in p.stderr
+    # --critic-sees-task from a plain checkpoint: the baseline gains input columns for p, the rest is the
+    # source's; evaluation adopts the flag from the checkpoint; a plain run cannot start from it
+    crit = tmp_path / "critic"
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "8", "--init-from", str(out / "checkpoint.pt"),
+                   "--critic-sees-task", "--total-timesteps", "800", "--trials-per-iter", "100",
+                   "--eval-instances", "20", "--no-baselines", "--lr", "1e-12", "--out", str(crit))
+    assert p.returncode == 0, p.stderr
+    ckpt = torch.load(crit / "checkpoint.pt", weights_only=True)
+    assert ckpt["critic_sees_task"] and ckpt["agent"]["v_gru.weight_ih"].shape == (48, 3 + 2 + 3)
+    torch.testing.assert_close(ckpt["agent"]["pi_gru.weight_ih"], source["pi_gru.weight_ih"], rtol=0, atol=1e-6)
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "8", "--eval-only", "--checkpoint", str(crit / "checkpoint.pt"),
+                   "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "9", "--init-from", str(crit / "checkpoint.pt"))
+    assert one_line_error(p) and "--critic-sees-task" in p.stderr
 
 
 from pathlib import Path  # noqa: E402
