@@ -31,7 +31,7 @@ import torch
 
 import baselines
 import trpo
-from gru import POLICIES, make_agent
+from gru import POLICIES, load_widened, make_agent
 
 EXPERIMENT = "mdp"
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
@@ -80,6 +80,9 @@ def parse_args(argv=None):
     p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")
     p.add_argument("--clip", type=float, default=0.1)
     p.add_argument("--ent-coef", type=float, default=0.0)
+    p.add_argument("--critic-sees-task", action="store_true",
+                   help="beyond the paper: the value baseline also reads the MDP (R_mean and P); the policy never "
+                        "does (gru.RecurrentAgent)")
     p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of an MDP checkpoint with any n (a curriculum over n)")
@@ -141,6 +144,18 @@ def checkpoint_policy(ckpt, args, path):
     if args.policy is not None and args.policy != kind:
         trpo.input_error(f"{path} holds a --policy {kind} network, not --policy {args.policy}")
     args.policy = kind
+    args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
+
+
+def critic_extra(args):
+    """Width of what only the value baseline reads after phi with --critic-sees-task: the MDP itself."""
+    return N_STATES * N_ACTIONS * (1 + N_STATES) if args.critic_sees_task else 0
+
+
+def task_features(P, R_mean):
+    """--critic-sees-task: the MDP as the baseline reads it, (B, S*A + S*A*S): centred mean rewards and
+    the transition probabilities."""
+    return torch.cat([R_mean.flatten(1) - 1.0, P.flatten(1)], 1)
 
 
 # ---- the environment: B MDP trials at once (§3.2) ----
@@ -180,8 +195,11 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON):
     d = torch.zeros(B, device=device)
     buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "states", "dones")}
     rows = torch.arange(B, device=device)
+    task = task_features(P, R_mean) if store and getattr(agent, "critic_extra", 0) else None
     for t in range(n * horizon):
         x = phi(s, a, r, d, S, A)
+        if task is not None:  # --critic-sees-task: the baseline also reads the MDP; the policy slices it off
+            x = torch.cat([x, task], -1)
         logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store)
         logits = logits[0]
         u = torch.rand(B, 1, generator=generator).to(device)
@@ -301,14 +319,14 @@ if __name__ == "__main__":
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
     n_inputs = N_STATES + N_ACTIONS + 2
-    agent = make_agent(args.policy or "gru", n_inputs, N_ACTIONS, args.hidden).to(device)
+    agent = make_agent(args.policy or "gru", n_inputs, N_ACTIONS, args.hidden, critic_extra=critic_extra(args)).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
 
     if args.eval_only:
         ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"n": args.n})
         checkpoint_policy(ckpt, args, args.checkpoint)
         args.hidden, args.lr = ckpt["hidden"], ckpt.get("args", {}).get("lr", args.lr)  # as trained
-        agent = make_agent(args.policy, n_inputs, N_ACTIONS, ckpt["hidden"]).to(device)
+        agent = make_agent(args.policy, n_inputs, N_ACTIONS, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
         agent.load_state_dict(ckpt["agent"])
         print(f"{args.checkpoint}: iteration {ckpt['iteration']}, {ckpt['steps']} steps, "
               f"{ckpt['seconds']:.0f} s of training")
@@ -326,7 +344,7 @@ if __name__ == "__main__":
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"n": args.n})
         checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = make_agent(args.policy, n_inputs, N_ACTIONS, args.hidden).to(device)
+        agent = make_agent(args.policy, n_inputs, N_ACTIONS, args.hidden, critic_extra=critic_extra(args)).to(device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -336,7 +354,10 @@ if __name__ == "__main__":
                 kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
             print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
     elif args.init_from:  # curriculum over n: what was learned on shorter trials is the starting point
-        agent.load_state_dict(trpo.load_checkpoint(args.init_from, EXPERIMENT, {})["agent"])
+        init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {})
+        if init.get("critic_sees_task") and not args.critic_sees_task:
+            trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
+        load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for the MDP
         if log:
             print(f"starting from the weights of {args.init_from}")
     if log:
@@ -348,6 +369,7 @@ if __name__ == "__main__":
 
     def state():
         return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
+                "critic_sees_task": args.critic_sees_task,
                 "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
@@ -428,7 +450,8 @@ if __name__ == "__main__":
                                    for m, hp in hyper.items()},
                "oracle": oracle,
                "reference": {"random": random_ref, "OPSRL": opsrl_ref},
-               "paper": dict(baselines.PAPER_TABLE2.get(args.n, {})), "policy": args.policy}
+               "paper": dict(baselines.PAPER_TABLE2.get(args.n, {})), "policy": args.policy,
+               "critic_sees_task": args.critic_sees_task}
     tmp = os.path.join(args.out, "results.json.tmp")
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)

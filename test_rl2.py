@@ -1042,6 +1042,38 @@ def test_rl2_mdp_end_to_end_resume_and_bad_inputs(tmp_path):
     for argv in (["--init-from", str(bad)], ["--init-from", ckpt, "--resume", str(out)]):
         p = run_script("rl2_mdp.py", "--n", "3", *argv)
         assert usage_error(p), (argv, p.stderr)
+    # --critic-sees-task from the plain checkpoint: the baseline gains 550 input columns for the MDP,
+    # evaluation adopts the flag from the checkpoint, a plain run cannot start from it
+    crit = tmp_path / "critic"
+    p = run_script("rl2_mdp.py", "--n", "3", "--init-from", ckpt, "--critic-sees-task", "--total-timesteps", "300",
+                   "--trials-per-iter", "10", "--eval-instances", "20", "--no-baselines", "--out", str(crit))
+    assert p.returncode == 0, p.stderr
+    new = torch.load(crit / "checkpoint.pt", weights_only=True)
+    assert new["critic_sees_task"] and new["agent"]["v_gru.weight_ih"].shape == (48, S + A + 2 + S * A * (S + 1))
+    p = run_script("rl2_mdp.py", "--n", "3", "--eval-only", "--checkpoint", str(crit / "checkpoint.pt"),
+                   "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_mdp.py", "--n", "3", "--init-from", str(crit / "checkpoint.pt"))
+    assert one_line_error(p) and "--critic-sees-task" in p.stderr
+
+
+def test_mdp_critic_reads_the_mdp_and_the_policy_does_not():
+    """--critic-sees-task in rl2_mdp.play: the stored inputs end with the MDP (centred R_mean, P); the
+    policy's logits are exactly those computed from phi alone, the values depend on the MDP."""
+    torch.manual_seed(0)
+    n, B = 2, 6
+    agent = gru.RecurrentAgent(S + A + 2, A, 32, critic_extra=S * A * (S + 1))
+    P, R_mean = rl2_mdp.sample_mdps(B, np.random.default_rng(1))
+    _, buf = rl2_mdp.play(agent, P, R_mean, n, torch.Generator().manual_seed(1), store=True)
+    task = buf["obs"][:, :, S + A + 2:]
+    assert torch.equal(task[:, :, :S * A], (R_mean.flatten(1) - 1).expand(n * T, B, S * A))
+    assert torch.equal(task[:, :, S * A:], P.flatten(1).expand(n * T, B, S * A * S))
+    logits, values, _ = agent(buf["obs"], agent.initial_state(B))
+    plain, _, _ = agent(buf["obs"][:, :, :S + A + 2], agent.initial_state(B), need_value=False)
+    assert torch.equal(logits, plain) and torch.allclose(logits, buf["logits"], atol=1e-5)
+    other = buf["obs"].clone()
+    other[:, :, S + A + 2:] = torch.roll(task, 1, dims=1)  # another trial's MDP
+    assert (agent(other, agent.initial_state(B))[1] - values).abs().max() > 1e-4
 
 
 def test_rl2_mdp_bad_arguments_are_one_line_errors(capsys, tmp_path):
