@@ -9,6 +9,9 @@ lives in its hidden state: the "fast" RL algorithm. First-order TRPO (trpo.py) i
     python rl2_bandit.py --k 5 --n 10 --total-timesteps 2000000 --out runs/k5n10
     python rl2_bandit.py --k 5 --n 10 --eval-only --checkpoint runs/k5n10/checkpoint.pt
     python rl2_bandit.py --k 5 --n 10 --resume runs/k5n10  # continue an interrupted run
+    # n = 10 within 0.05 of Bayes-optimal in ~3.5 min on 2 cores (README): a smaller GRU than the paper's 256
+    torchrun --standalone --nproc_per_node 2 -- rl2_bandit.py --k 10 --n 10 --total-timesteps 1500000 \
+        --max-kl 0.02 --hidden 64 --minibatch 64
 
 Beyond the paper (README): --imitate gittins trains the same GRU by behaviour cloning of the finite-horizon
 Gittins policy (the paper's §3.1 ablation; --dagger labels the policy's own trials instead); --policy mlp is
