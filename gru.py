@@ -214,12 +214,11 @@ def load_widened(agent, state_dict):
     shape): the new input columns of the baseline's first layer start at zero, so the loaded baseline
     is reproduced exactly and then learns to use the task (curriculum runs, --init-from)."""
     own = agent.state_dict()
+    widened = dict(state_dict)
     for name, w in state_dict.items():
-        if name in own and own[name].dim() == 2 and w.dim() == 2 and own[name].shape[1] > w.shape[1] \
-                and own[name].shape[0] == w.shape[0]:
-            state_dict = dict(state_dict, **{name: torch.cat([w, w.new_zeros(w.shape[0], own[name].shape[1]
-                                                                                - w.shape[1])], 1)})
-    agent.load_state_dict(state_dict)
+        if name in own and w.dim() == own[name].dim() == 2 and own[name].shape[0] == w.shape[0] and own[name].shape[1] > w.shape[1]:
+            widened[name] = torch.cat([w, w.new_zeros(w.shape[0], own[name].shape[1] - w.shape[1])], 1)
+    agent.load_state_dict(widened)
 
 
 def copy_from_torch(gru, ref):
