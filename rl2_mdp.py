@@ -34,6 +34,7 @@ import trpo
 from gru import POLICIES, load_widened, make_agent
 
 EXPERIMENT = "mdp"
+PHIS = ("paper", "transition")  # --phi: the input embedding (phi below)
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
 # The value baseline is fitted to returns of (r - REWARD_SHIFT) / REWARD_SCALE, not of r. Every trial
 # has exactly n * T steps, so a constant shift changes every trajectory's discounted return by the
@@ -83,6 +84,9 @@ def parse_args(argv=None):
     p.add_argument("--critic-sees-task", action="store_true",
                    help="beyond the paper: the value baseline also reads the MDP (R_mean and P); the policy never "
                         "does (gru.RecurrentAgent)")
+    p.add_argument("--phi", choices=PHIS, default=None,
+                   help="paper: phi of appendix A.2 (default); transition: beyond the paper, phi also spells out the "
+                        "previous (state, action) pair and its reward (with --eval-only / --resume: the checkpoint's)")
     p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of an MDP checkpoint with any n (a curriculum over n)")
@@ -128,6 +132,7 @@ def parse_args(argv=None):
     trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints, --init-from
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
+        a.phi = a.phi or "paper"
     a.out = a.resume or a.out or f"runs/mdp_n{a.n}_s{a.seed}"
     return a
 
@@ -145,6 +150,10 @@ def checkpoint_policy(ckpt, args, path):
         trpo.input_error(f"{path} holds a --policy {kind} network, not --policy {args.policy}")
     args.policy = kind
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
+    kind = ckpt.get("phi", "paper")  # checkpoints from before --phi used the paper's
+    if args.phi is not None and args.phi != kind:
+        trpo.input_error(f"{path} was trained with --phi {kind}, not --phi {args.phi}")
+    args.phi = kind
 
 
 def critic_extra(args):
@@ -167,23 +176,39 @@ def sample_mdps(num, rng, device="cpu"):
             torch.as_tensor(R_mean, dtype=torch.float32, device=device))
 
 
-def phi(state, prev_action, prev_reward, prev_done, n_states=N_STATES, n_actions=N_ACTIONS):
+def phi(state, prev_action, prev_reward, prev_done, n_states=N_STATES, n_actions=N_ACTIONS, prev_state=None):
     """Input embedding (appendix A.2): one-hot current state, one-hot previous action, previous
     reward and previous done flag. At a trial's first step the placeholders are action 0, r = 0,
     d = 0; at the first step of a later episode they are the last step of the episode before
-    (d = 1 tells the policy the state was reset to 0)."""
+    (d = 1 tells the policy the state was reset to 0).
+    With prev_state (--phi transition, beyond the paper) two blocks follow: the one-hot of the
+    previous (state, action) pair and the same one-hot times the previous reward. That is no new
+    information (the GRU saw the previous state one step earlier), only the pair the reward belongs
+    to spelled out, so that keeping per-(s, a) statistics needs no product of the previous state,
+    the previous action and the reward inside the GRU. prev_state = -1 (a trial's first step): zeros."""
     s = torch.nn.functional.one_hot(state, n_states).to(prev_reward.dtype)
     a = torch.nn.functional.one_hot(prev_action, n_actions).to(prev_reward.dtype)
-    return torch.cat([s, a, prev_reward.unsqueeze(-1), prev_done.unsqueeze(-1)], -1)
+    x = torch.cat([s, a, prev_reward.unsqueeze(-1), prev_done.unsqueeze(-1)], -1)
+    if prev_state is None:
+        return x
+    pair = torch.nn.functional.one_hot((prev_state * n_actions + prev_action).clamp(min=0), n_states * n_actions)
+    pair = pair.to(prev_reward.dtype) * (prev_state >= 0).to(prev_reward.dtype).unsqueeze(-1)
+    return torch.cat([x, pair, pair * prev_reward.unsqueeze(-1)], -1)
+
+
+def n_inputs(kind):
+    """Width of phi: the paper's 17, or 117 with --phi transition."""
+    return N_STATES + N_ACTIONS + 2 + (2 * N_STATES * N_ACTIONS if kind == "transition" else 0)
 
 
 @torch.no_grad()
-def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON):
+def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transition=False):
     """Play B = len(P) trials of n episodes of `horizon` steps with the recurrent policy, all
     trials at once. Every episode starts in state 0; the hidden state starts at zero for each trial
     and is carried across its n episodes (never reset at an episode boundary, §2.2).
     Returns rewards (n * horizon, B) and, with store=True, the rollout buffer for the TRPO update
-    (obs, actions, logits, values, states, dones; each (n * horizon, B, ...))."""
+    (obs, actions, logits, values, states, dones; each (n * horizon, B, ...)).
+    transition=True: phi with the previous (state, action) pair spelled out (--phi transition)."""
     B, S, A, _ = P.shape
     device = P.device
     P_cum = P.cumsum(-1)
@@ -193,11 +218,12 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON):
     a = torch.zeros(B, dtype=torch.long, device=device)
     r = torch.zeros(B, device=device)
     d = torch.zeros(B, device=device)
+    s_prev = torch.full((B,), -1, dtype=torch.long, device=device)  # no pair before the first step
     buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "states", "dones")}
     rows = torch.arange(B, device=device)
     task = task_features(P, R_mean) if store and getattr(agent, "critic_extra", 0) else None
     for t in range(n * horizon):
-        x = phi(s, a, r, d, S, A)
+        x = phi(s, a, r, d, S, A, prev_state=s_prev if transition else None)
         if task is not None:  # --critic-sees-task: the baseline also reads the MDP; the policy slices it off
             x = torch.cat([x, task], -1)
         logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store)
@@ -217,6 +243,7 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON):
             buf["states"].append(s)
             buf["dones"].append(d)
         buf["rewards"].append(r)
+        s_prev = s
         s = torch.zeros_like(s_next) if episode_end else s_next  # each episode starts in state 0
     rewards = torch.stack(buf["rewards"])
     if not store:
@@ -244,7 +271,7 @@ def evaluate(agent, args, device):
                                       N_STATES, N_ACTIONS)
     gen = torch.Generator().manual_seed(args.seed + 1_000_003)
     Pt, Rt = (torch.as_tensor(x, dtype=torch.float32, device=device) for x in (P, R_mean))
-    rl2 = play(agent, Pt, Rt, args.n, gen).sum(0).cpu().numpy().astype(np.float64)
+    rl2 = play(agent, Pt, Rt, args.n, gen, transition=args.phi == "transition").sum(0).cpu().numpy().astype(np.float64)
     rows = {row_name(args): rl2}  # RL2 or RL2-MLP
     hyper = {}
     if not args.no_baselines:
@@ -318,15 +345,14 @@ if __name__ == "__main__":
     if args.trials_per_iter % world:
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
-    n_inputs = N_STATES + N_ACTIONS + 2
-    agent = make_agent(args.policy or "gru", n_inputs, N_ACTIONS, args.hidden, critic_extra=critic_extra(args)).to(device)
+    agent = make_agent(args.policy or "gru", n_inputs(args.phi), N_ACTIONS, args.hidden, critic_extra=critic_extra(args)).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
 
     if args.eval_only:
         ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"n": args.n})
         checkpoint_policy(ckpt, args, args.checkpoint)
         args.hidden, args.lr = ckpt["hidden"], ckpt.get("args", {}).get("lr", args.lr)  # as trained
-        agent = make_agent(args.policy, n_inputs, N_ACTIONS, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
+        agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
         agent.load_state_dict(ckpt["agent"])
         print(f"{args.checkpoint}: iteration {ckpt['iteration']}, {ckpt['steps']} steps, "
               f"{ckpt['seconds']:.0f} s of training")
@@ -344,7 +370,7 @@ if __name__ == "__main__":
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"n": args.n})
         checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = make_agent(args.policy, n_inputs, N_ACTIONS, args.hidden, critic_extra=critic_extra(args)).to(device)
+        agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, args.hidden, critic_extra=critic_extra(args)).to(device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -357,6 +383,8 @@ if __name__ == "__main__":
         init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {})
         if init.get("critic_sees_task") and not args.critic_sees_task:
             trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
+        if init.get("phi", "paper") != args.phi:
+            trpo.input_error(f"{args.init_from} was trained with --phi {init.get('phi', 'paper')}, not --phi {args.phi}")
         load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for the MDP
         if log:
             print(f"starting from the weights of {args.init_from}")
@@ -369,7 +397,7 @@ if __name__ == "__main__":
 
     def state():
         return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
-                "critic_sees_task": args.critic_sees_task,
+                "critic_sees_task": args.critic_sees_task, "phi": args.phi,
                 "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
@@ -381,7 +409,7 @@ if __name__ == "__main__":
     L = args.n * HORIZON  # steps per trial
     if log:
         print(f"RL² MDP n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
-              f"({args.trials_per_iter * L} steps) per iteration, {args.policy.upper()} {args.hidden}, device {device}, "
+              f"({args.trials_per_iter * L} steps) per iteration, {args.policy.upper()} {args.hidden}, phi {args.phi}, device {device}, "
               f"{world} process(es) x {args.threads} thread(s); OPSRL reference {opsrl_ref:.2f}, "
               f"random {random_ref:.2f}", flush=True)
     trial_end = torch.zeros(L, B, device=device)
@@ -398,7 +426,7 @@ if __name__ == "__main__":
         iter_seed = trpo.seed_for(args.seed, rank, iteration)  # exact resume (trpo.seed_for)
         gen = torch.Generator().manual_seed(iter_seed)
         P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device)
-        rewards, batch = play(agent, P, R_mean, args.n, gen, store=True)
+        rewards, batch = play(agent, P, R_mean, args.n, gen, store=True, transition=args.phi == "transition")
         adv, ret = trpo.gae((rewards - REWARD_SHIFT) / REWARD_SCALE, batch["values"], trial_end, args.gamma,
                             args.lam)
         batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
@@ -451,7 +479,7 @@ if __name__ == "__main__":
                "oracle": oracle,
                "reference": {"random": random_ref, "OPSRL": opsrl_ref},
                "paper": dict(baselines.PAPER_TABLE2.get(args.n, {})), "policy": args.policy,
-               "critic_sees_task": args.critic_sees_task}
+               "critic_sees_task": args.critic_sees_task, "phi": args.phi}
     tmp = os.path.join(args.out, "results.json.tmp")
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)

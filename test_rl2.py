@@ -1076,6 +1076,51 @@ def test_mdp_critic_reads_the_mdp_and_the_policy_does_not():
     assert (agent(other, agent.initial_state(B))[1] - values).abs().max() > 1e-4
 
 
+def test_mdp_transition_phi_spells_out_the_previous_pair():
+    """--phi transition: after the paper's 17 inputs, the one-hot of the previous (state, action) pair
+    and the same one-hot times the previous reward, taken from the true history (the pair of step
+    t - 1 is the state and action stored there, across episode ends too); zeros at a trial's first
+    step; the first 17 columns are the paper's phi unchanged."""
+    n, B = 3, 50
+    P, R_mean = rl2_mdp.sample_mdps(B, np.random.default_rng(2))
+    torch.manual_seed(0)
+    agent = gru.RecurrentAgent(rl2_mdp.n_inputs("transition"), A, 16)
+    rewards, buf = rl2_mdp.play(agent, P, R_mean, n, torch.Generator().manual_seed(2), store=True, transition=True)
+    s, a, d, obs = buf["states"], buf["actions"], buf["dones"], buf["obs"]
+    L, base = n * T, S + A + 2
+    assert obs.shape == (L, B, base + 2 * S * A) == (L, B, rl2_mdp.n_inputs("transition"))
+    assert torch.equal(obs[1:, :, :base], rl2_mdp.phi(s[1:], a[:-1], rewards[:-1], d[:-1]))
+    assert torch.all(obs[0, :, base:] == 0)
+    pair, pair_r = obs[1:, :, base:base + S * A], obs[1:, :, base + S * A:]
+    expect = torch.zeros(L - 1, B, S * A)
+    expect.scatter_(2, (s[:-1] * A + a[:-1]).unsqueeze(-1), 1.0)
+    assert torch.equal(pair, expect)
+    assert torch.equal(pair_r, expect * rewards[:-1].unsqueeze(-1))
+    # the rollout's logits are those of one pass over the stored inputs (the same code path)
+    logits, _, _ = agent(obs, agent.initial_state(B))
+    assert torch.allclose(logits, buf["logits"], atol=1e-5)
+
+
+def test_rl2_mdp_transition_phi_end_to_end(tmp_path):
+    """--phi transition trains, is recorded in the checkpoint and results.json, is adopted by
+    --eval-only, and a contradicting --phi or a curriculum from a paper-phi checkpoint is a one-line error."""
+    out = tmp_path / "pair"
+    common = ["--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20", "--no-baselines"]
+    p = run_script("rl2_mdp.py", *common, "--phi", "transition", "--total-timesteps", "200", "--out", str(out))
+    assert p.returncode == 0 and "phi transition" in p.stdout, p.stderr
+    ckpt = out / "checkpoint.pt"
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["phi"] == "transition" and json.loads((out / "results.json").read_text())["phi"] == "transition"
+    assert saved["agent"]["pi_gru.weight_ih"].shape[1] == S + A + 2 + 2 * S * A
+    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(ckpt), "--eval-instances", "20",
+                   "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--phi", "paper", "--checkpoint", str(ckpt))
+    assert one_line_error(p) and "--phi transition" in p.stderr
+    p = run_script("rl2_mdp.py", "--n", "3", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
+    assert one_line_error(p) and "--phi" in p.stderr
+
+
 def test_rl2_mdp_bad_arguments_are_one_line_errors(capsys, tmp_path):
     for argv in (["--n", "0"], ["--n", "-3"], ["--eval-instances", "1"], ["--lr", "-1"], ["--gamma", "2"],
                  ["--total-timesteps", "0"], ["--prior", "flat"], ["--device", "tpu"], ["--eval-only"],
