@@ -864,6 +864,29 @@ def mdp_run_method(P, R_mean, n, T, method, hp, prior, rng):
     return total
 
 
+def mdp_myopic(P, R_mean, n, T=10, mu0=1.0, tau0=1.0, rng=None):
+    """Not a column of Table 2: a yardstick for what RL² has to learn. In every state take the action
+    with the highest posterior-mean reward (prior N(mu0, 1/tau0), updated after every step, not once
+    per episode), ignoring transitions altogether: a bandit per state, with no planning. With the
+    true prior (mu0 = 1) an untried action beats any tried one whose mean came out below 1, so it
+    explores exactly where the rewards seen are poor. Returns (num,) totals over n episodes."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    num, S, A = R_mean.shape
+    P_cum, idx = mdp_cumulative(P), np.arange(num)
+    n_sa, r_sum, total = np.zeros((num, S, A)), np.zeros((num, S, A)), np.zeros(num)
+    for _ in range(n):
+        s = np.zeros(num, dtype=np.int64)
+        for _ in range(T):
+            mu = (tau0 * mu0 + MDP_REWARD_PRECISION * r_sum[idx, s]) / (tau0 + MDP_REWARD_PRECISION * n_sa[idx, s])
+            a = mdp_pick_actions(mu, 0.0, rng)
+            r = R_mean[idx, s, a] + rng.standard_normal(num)
+            n_sa[idx, s, a] += 1
+            r_sum[idx, s, a] += r
+            total += r
+            s = (P_cum[idx, s, a] < rng.random(num)[:, None]).sum(-1)
+    return total
+
+
 def oracle_mdp(P, R_mean, n, T=10, rng=None):
     """The ceiling: the optimal policy of each MDP, known in advance, for n episodes.
 

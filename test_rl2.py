@@ -789,6 +789,38 @@ def test_ucrl2_optimistic_transitions():
         assert np.all((feasible * v[:, None, None, :]).sum(-1) <= value + 1e-12)
 
 
+def test_mdp_myopic_matches_a_plain_loop_over_the_history():
+    """baselines.mdp_myopic (running sums, all MDPs at once) against a plain loop that recomputes each
+    posterior mean from the list of rewards seen so far, one MDP at a time, with the same random
+    draws: the same totals. An optimistic prior tries every action of a state before repeating one."""
+    num, n, T = 4, 5, 10  # every episode starts in state 0: at least 5 visits there
+    P, R_mean = baselines.sample_mdps(num, np.random.default_rng(5), 10, 5)
+    for mu0 in (1.0, 1e3):
+        got = baselines.mdp_myopic(P, R_mean, n, T, mu0=mu0, rng=np.random.default_rng(9))
+        rng = np.random.default_rng(9)
+        seen = [{} for _ in range(num)]  # (s, a) -> rewards
+        total, firsts = np.zeros(num), [[] for _ in range(num)]
+        for _ in range(n):
+            s = [0] * num
+            for _ in range(T):
+                mu = np.array([[(mu0 + sum(seen[i].get((s[i], b), []))) / (1 + len(seen[i].get((s[i], b), [])))
+                                for b in range(5)] for i in range(num)])
+                a = baselines.mdp_pick_actions(mu, 0.0, rng)
+                r = R_mean[np.arange(num), s, a] + rng.standard_normal(num)
+                u = rng.random(num)
+                for i in range(num):
+                    if s[i] == 0 and len(firsts[i]) < 5:
+                        firsts[i].append(int(a[i]))
+                    seen[i].setdefault((s[i], int(a[i])), []).append(r[i])
+                    total[i] += r[i]
+                    cum = np.cumsum(P[i, s[i], a[i]])
+                    cum[-1] = 1.0
+                    s[i] = int((cum < u[i]).sum())
+        np.testing.assert_allclose(got, total, rtol=1e-12)
+        if mu0 == 1e3:
+            assert all(sorted(f) == list(range(5)) for f in firsts)  # 5 visits of state 0, 5 different actions
+
+
 def test_extended_value_iteration_is_optimistic_and_reduces_to_backward_induction():
     P, R = sample_mdps(50, np.random.default_rng(7))
     Q0, V0 = mdp_backward_induction(P, R, 10)
