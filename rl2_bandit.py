@@ -71,7 +71,7 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=int, default=256, help="GRU units (paper: 256)")
     p.add_argument("--lr", type=float, default=None, help="Adam step size (default per n)")
     p.add_argument("--epochs", type=int, default=5, help="surrogate epochs per iteration (authors: >= 5)")
-    p.add_argument("--minibatch", type=int, default=32, help="trials per minibatch (authors: 32)")
+    p.add_argument("--minibatch", type=int, default=32, help="trials per minibatch and process (authors: 32)")
     p.add_argument("--gamma", type=float, default=0.99)
     p.add_argument("--lam", type=float, default=0.3, help="GAE lambda (paper, appendix A.1)")
     p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")

@@ -1147,7 +1147,7 @@ def parse_args(argv=None):
     p.add_argument("--embed", type=int, default=256, help="action embedding and FC width (paper: 256)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam step size")
     p.add_argument("--epochs", type=int, default=5, help="surrogate epochs per iteration (authors: >= 5)")
-    p.add_argument("--minibatch", type=int, default=16, help="slot sequences (columns of the buffer) per minibatch")
+    p.add_argument("--minibatch", type=int, default=16, help="slot sequences (columns of the buffer) per minibatch and process")
     p.add_argument("--gamma", type=float, default=0.99)
     p.add_argument("--lam", type=float, default=0.99, help="GAE lambda (paper, appendix A.3)")
     p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")
