@@ -44,6 +44,7 @@ import trpo
 from gru import POLICIES, RecurrentAgent, load_widened, make_agent
 
 EXPERIMENT = "bandit"
+PHIS = ("paper", "pair")  # --phi: the input embedding (phi below)
 
 # Defaults per n: (total env steps, trials per iteration, Adam step size), chosen so that
 # `python rl2_bandit.py --k K --n N` finishes on a 2-core laptop CPU in at most ~30 minutes (measured:
@@ -95,6 +96,9 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-every", type=int, default=10, help="iterations between checkpoints")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on small CPUs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--phi", choices=PHIS, default=None,
+                   help="paper: phi of appendix A.1 (default); pair: beyond the paper, the one-hot of the previous "
+                        "(arm, reward) pair, 2k + 1 inputs (see phi; with --eval-only / --resume: the checkpoint's)")
     p.add_argument("--policy", choices=POLICIES, default=None,
                    help="gru: RL² (default); mlp: the memoryless control, the same phi through a feed-forward "
                         "net (with --eval-only / --resume: the checkpoint's kind)")
@@ -141,6 +145,7 @@ def parse_args(argv=None):
         p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
+        a.phi = a.phi or "paper"
     a.out = a.resume or a.out or f"runs/bandit_k{a.k}_n{a.n}_s{a.seed}"
     return a
 
@@ -151,16 +156,32 @@ def sample_bandits(num, k, generator, device="cpu"):
     return torch.rand(num, k, generator=generator).to(device)
 
 
-def phi(prev_action, prev_reward, prev_done, k):
+def phi(prev_action, prev_reward, prev_done, k, pair=False):
     """Input embedding (appendix A.1): the state is a constant placeholder (stateless problem), so phi
     is the one-hot previous action, previous reward and previous done flag. At t = 0 they are the
-    placeholders action 0, reward 0, done 0."""
+    placeholders action 0, reward 0, done 0.
+
+    pair=True (--phi pair, beyond the paper): the one-hot of the previous (arm, reward) pair instead,
+    [one-hot(a) * r, one-hot(a) * (1 - r), done], 2k + 1 inputs carrying the same information. The
+    Bayesian posterior is the per-arm success and failure counts; with the paper's phi the GRU must form
+    the product "arm i AND success" itself before it can count it, with this phi each count is a sum of
+    one input column (as --phi transition does for the MDP's (state, action) pairs). At t = 0 (done 0)
+    both blocks are zero."""
     one_hot = torch.nn.functional.one_hot(prev_action, k).to(prev_reward.dtype)
+    if pair:
+        hit = (one_hot * prev_done.unsqueeze(-1))  # no pair before the first pull
+        r = prev_reward.unsqueeze(-1)
+        return torch.cat([hit * r, hit * (1 - r), prev_done.unsqueeze(-1)], -1)
     return torch.cat([one_hot, prev_reward.unsqueeze(-1), prev_done.unsqueeze(-1)], -1)
 
 
+def n_inputs(k, kind):
+    """Width of phi: k + 2 (the paper's) or 2k + 1 (--phi pair)."""
+    return 2 * k + 1 if kind == "pair" else k + 2
+
+
 @torch.no_grad()
-def play(agent, probs, n, generator, store=False):
+def play(agent, probs, n, generator, store=False, pair=False):
     """Play B = len(probs) trials of n pulls with the recurrent policy, all trials at once.
     The hidden state starts at zero for each trial and is carried across its n episodes.
     Returns rewards (n, B) and, with store=True, the rollout buffer for the TRPO update."""
@@ -174,7 +195,7 @@ def play(agent, probs, n, generator, store=False):
     rows = torch.arange(B, device=device)
     privileged = store and getattr(agent, "critic_extra", 0)
     for t in range(n):
-        x = phi(a, r, d, k)
+        x = phi(a, r, d, k, pair)
         if privileged:  # --critic-sees-task: the baseline also reads p; the policy slices it off
             x = torch.cat([x, probs], -1)
         logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store)
@@ -201,7 +222,7 @@ def evaluate(agent, args, device, gittins_ref=None):
     from training), paired significance marks, paper values in their own column."""
     gen = torch.Generator().manual_seed(args.seed + 1_000_003)
     probs = sample_bandits(args.eval_instances, args.k, gen)
-    rl2 = play(agent, probs.to(device), args.n, gen).sum(0).cpu().numpy().astype(np.float64)
+    rl2 = play(agent, probs.to(device), args.n, gen, pair=args.phi == "pair").sum(0).cpu().numpy().astype(np.float64)
     rows = {row_name(args): rl2}  # RL2, RL2-MLP, Imitation or Imitation-MLP
     hyper = {}
     if not args.no_baselines:
@@ -278,6 +299,10 @@ def checkpoint_policy(ckpt, args, path):
         trpo.input_error(f"{path} was trained with {'--imitate ' + imitate if imitate else 'TRPO'}, "
                          f"not --imitate {args.imitate}")
     args.policy, args.imitate = kind, imitate
+    phi_kind = ckpt.get("phi", "paper")  # checkpoints from before --phi used the paper's
+    if args.phi is not None and args.phi != phi_kind:
+        trpo.input_error(f"{path} was trained with --phi {phi_kind}, not --phi {args.phi}")
+    args.phi = phi_kind
     args.dagger = bool(imitate) and (args.dagger or bool(ckpt.get("dagger")))
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
 
@@ -320,12 +345,12 @@ def gittins_targets(successes, failures, t, n):
 
 
 @torch.no_grad()
-def bandit_histories(probs, n, rng, agent=None, generator=None, keep_hidden=False):
+def bandit_histories(probs, n, rng, agent=None, generator=None, keep_hidden=False, pair=False):
     """Play B = len(probs) trials of n pulls, all at once, and keep the whole history in posterior terms.
 
     agent=None plays the finite-horizon Gittins policy (numpy, ties uniformly at random, rng); otherwise the
     agent samples its actions as in play() (torch generator). Rewards come from rng either way.
-    Returns a dict: obs (n, B, k+2) torch (phi_t, what the policy sees at step t), actions (n, B),
+    pair: the policy's phi (--phi pair). Returns a dict: obs (n, B, k+2 or 2k+1) torch (phi_t, what the policy sees at step t), actions (n, B),
     rewards (n, B), successes / failures (n, B, k) per-arm counts *before* step t (posterior
     Beta(s+1, f+1)), and with keep_hidden the agent's policy state after reading phi_t, hidden (n, B, H)."""
     probs = np.asarray(probs, dtype=np.float64)
@@ -336,7 +361,7 @@ def bandit_histories(probs, n, rng, agent=None, generator=None, keep_hidden=Fals
     h = None if agent is None else agent.initial_state(B)
     out = {key: [] for key in ("obs", "actions", "rewards", "successes", "failures", "hidden")}
     for t in range(n):
-        x = phi(a, r, d, k)
+        x = phi(a, r, d, k, pair)
         out["obs"].append(x)
         out["successes"].append(S.copy())
         out["failures"].append(F.copy())
@@ -485,7 +510,8 @@ def analyse(agent, args, out_dir, probe_trials=2000, ridge=1e-2):
     for part, count in (("test", args.eval_instances), ("train", probe_trials)):
         gen = torch.Generator().manual_seed(seeds[part])
         probs = sample_bandits(count, k, gen).numpy()
-        hist[part] = bandit_histories(probs, n, np.random.default_rng(seeds[part]), agent, gen, keep_hidden=is_gru)
+        hist[part] = bandit_histories(probs, n, np.random.default_rng(seeds[part]), agent, gen, keep_hidden=is_gru,
+                                        pair=args.phi == "pair")
     test = hist["test"]
     agree = agreement(test["actions"], test["successes"], test["failures"], n, rng=np.random.default_rng(seeds["test"]))
     res = {"trials": args.eval_instances, "policy_total_reward": float(test["rewards"].sum(0).mean()),
@@ -578,7 +604,7 @@ if __name__ == "__main__":
     if args.trials_per_iter % world:
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
-    agent = make_agent(args.policy or "gru", args.k + 2, args.k, args.hidden, critic_extra=critic_extra(args)).to(device)
+    agent = make_agent(args.policy or "gru", n_inputs(args.k, args.phi), args.k, args.hidden, critic_extra=critic_extra(args)).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
     if args.imitate and world > 1:
         trpo.input_error("--imitate runs in one process (no torchrun)")
@@ -586,7 +612,7 @@ if __name__ == "__main__":
     if args.eval_only:
         ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"k": args.k, "n": args.n})
         checkpoint_policy(ckpt, args, args.checkpoint)
-        agent = make_agent(args.policy, args.k + 2, args.k, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
+        agent = make_agent(args.policy, n_inputs(args.k, args.phi), args.k, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
         agent.load_state_dict(ckpt["agent"])
         rows, hyper, _ = evaluate(agent, args, device)
         best = print_row(rows, args, hyper)
@@ -617,7 +643,7 @@ if __name__ == "__main__":
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"k": args.k, "n": args.n})
         checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = make_agent(args.policy, args.k + 2, args.k, args.hidden, critic_extra=critic_extra(args)).to(device)
+        agent = make_agent(args.policy, n_inputs(args.k, args.phi), args.k, args.hidden, critic_extra=critic_extra(args)).to(device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -630,6 +656,8 @@ if __name__ == "__main__":
             print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
     elif args.init_from:  # curriculum over n: the algorithm learned on short trials is the starting point
         init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {"k": args.k})
+        if init.get("phi", "paper") != args.phi:
+            trpo.input_error(f"{args.init_from} was trained with --phi {init.get('phi', 'paper')}, not --phi {args.phi}")
         if init.get("critic_sees_task") and not args.critic_sees_task:
             trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
         load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for p
@@ -645,7 +673,7 @@ if __name__ == "__main__":
     def state():
         return {"experiment": EXPERIMENT, "k": args.k, "n": args.n, "hidden": args.hidden,
                 "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger,
-                "critic_sees_task": args.critic_sees_task, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "critic_sees_task": args.critic_sees_task, "phi": args.phi, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
@@ -653,10 +681,11 @@ if __name__ == "__main__":
     signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))  # finish the iteration, then save
     signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
     B = args.trials_per_iter // world
+    pair = args.phi == "pair"
     if log:
         print(f"{row_name(args)} bandit k={args.k} n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} "
               f"trials ({args.trials_per_iter * args.n} steps) per iteration, {args.policy.upper()} {args.hidden}, "
-              f"device {device}, "
+              f"phi {args.phi}, device {device}, "
               f"{world} process(es) x {args.threads} thread(s); Gittins reference {gittins_ref:.3f}, "
               f"random {random_ref:.3f}", flush=True)
     trial_end = torch.zeros(args.n, B, device=device)
@@ -675,16 +704,16 @@ if __name__ == "__main__":
         if args.imitate:  # §3.1's ablation: behaviour cloning on B Gittins trials (the budget counts their steps)
             rng = np.random.default_rng(trpo.seed_for(args.seed, rank, iteration, 1))
             if args.dagger:  # the policy's own trials, Gittins' action as the label at every state they reach
-                hist = bandit_histories(probs.cpu().numpy(), args.n, rng, agent.cpu(), gen)
+                hist = bandit_histories(probs.cpu().numpy(), args.n, rng, agent.cpu(), gen, pair=pair)
                 agent.to(device)
                 rewards = torch.as_tensor(hist["rewards"], device=device)
             else:
-                hist = bandit_histories(probs.cpu().numpy(), args.n, rng)
+                hist = bandit_histories(probs.cpu().numpy(), args.n, rng, pair=pair)
             info = imitation_step(agent, optimizer, hist, args.n, args.epochs, args.minibatch, gen)
             if not args.dagger:
-                rewards = play(agent, probs, args.n, gen)  # the policy's own trials, only to measure trial_reward
+                rewards = play(agent, probs, args.n, gen, pair=pair)  # the policy's own trials, only to measure trial_reward
         else:
-            rewards, batch = play(agent, probs, args.n, gen, store=True)
+            rewards, batch = play(agent, probs, args.n, gen, store=True, pair=pair)
             adv, ret = trpo.gae(value_rewards(rewards, args), batch["values"], trial_end, args.gamma, args.lam)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
@@ -743,7 +772,7 @@ if __name__ == "__main__":
                "bayes_optimal": baselines.bayes_optimal_bandit(args.k, args.n),
                "paper": dict(baselines.PAPER_TABLE1.get((args.n, args.k), {})),
                "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger, "gittins_reference": gittins_ref,
-               "critic_sees_task": args.critic_sees_task}
+               "critic_sees_task": args.critic_sees_task, "phi": args.phi}
     if args.analyse:
         results["analysis"] = analyse(agent.cpu(), args, args.out)
     write_results(args.out, results)

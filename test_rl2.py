@@ -306,6 +306,56 @@ def test_short_bandit_training_beats_random():
     assert total.mean().item() > 5.0 + max(0.4, 5 * se), total.mean().item()
 
 
+def test_bandit_pair_phi_sums_to_the_posterior_counts():
+    """--phi pair: the one-hot of the previous (arm, reward) pair. Summed over the steps it has seen, its
+    two k-blocks are exactly the per-arm success and failure counts (the Bayesian posterior Beta(s+1, f+1))
+    that the Gittins policy acts on; at t = 0 it is all zeros; the played trials are the same as with
+    the paper's phi (same rewards and counts from the same seeds when the actions are forced)."""
+    k, n, B = 4, 12, 300
+    probs = rl2_bandit.sample_bandits(B, k, torch.Generator().manual_seed(3)).numpy()
+    hist = rl2_bandit.bandit_histories(probs, n, np.random.default_rng(5), pair=True)  # the Gittins policy
+    obs = hist["obs"]
+    assert obs.shape == (n, B, 2 * k + 1) == (n, B, rl2_bandit.n_inputs(k, "pair"))
+    assert torch.all(obs[0] == 0)
+    cum = obs.cumsum(0).numpy()
+    assert np.array_equal(cum[:, :, :k], hist["successes"]) and np.array_equal(cum[:, :, k:2 * k], hist["failures"])
+    assert np.array_equal(cum[:, :, -1], np.broadcast_to(np.arange(n), (B, n)).T)  # done flags: pulls so far
+    # the paper's phi of the same history, rebuilt from the actions and rewards stored
+    a, r = torch.as_tensor(hist["actions"][:-1]), torch.as_tensor(hist["rewards"][:-1])
+    paper = rl2_bandit.phi(a, r, torch.ones_like(r), k)
+    assert torch.equal(obs[1:, :, :k] + obs[1:, :, k:2 * k], paper[:, :, :k])  # the arm, whatever the reward
+    assert torch.equal(obs[1:, :, :k].sum(-1), paper[:, :, k])  # the reward
+    agent = gru.RecurrentAgent(2 * k + 1, k, 16)
+    gen = torch.Generator().manual_seed(0)
+    _, batch = rl2_bandit.play(agent, torch.as_tensor(probs), n, gen, store=True, pair=True)
+    logits, _, _ = agent(batch["obs"], agent.initial_state(B))  # the rollout's inputs replay to its logits
+    assert batch["obs"].shape == (n, B, 2 * k + 1) and torch.allclose(logits, batch["logits"], atol=1e-5)
+
+
+def test_rl2_bandit_pair_phi_end_to_end(tmp_path):
+    """--phi pair trains, is stored in the checkpoint and results.json, is adopted by --eval-only, and a
+    contradicting --phi or a curriculum from a paper-phi checkpoint is a one-line error."""
+    out = tmp_path / "pair"
+    common = ["--k", "3", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20", "--no-baselines"]
+    p = run_script("rl2_bandit.py", *common, "--n", "4", "--phi", "pair", "--total-timesteps", "200",
+                   "--out", str(out))
+    assert p.returncode == 0 and "phi pair" in p.stdout, p.stderr
+    ckpt = out / "checkpoint.pt"
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["phi"] == "pair" and json.loads((out / "results.json").read_text())["phi"] == "pair"
+    assert saved["agent"]["pi_gru.weight_ih"].shape[1] == 2 * 3 + 1
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--checkpoint", str(ckpt),
+                   "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--phi", "paper", "--checkpoint", str(ckpt))
+    assert one_line_error(p) and "--phi pair" in p.stderr
+    p = run_script("rl2_bandit.py", *common, "--n", "8", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
+    assert one_line_error(p) and "--phi" in p.stderr
+    p = run_script("rl2_bandit.py", *common, "--n", "8", "--phi", "pair", "--init-from", str(ckpt),
+                   "--total-timesteps", "80", "--out", str(tmp_path / "y"))  # the same phi: a curriculum over n
+    assert p.returncode == 0 and "starting from the weights" in p.stdout, p.stderr
+
+
 def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
     out = tmp_path / "run"
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--total-timesteps", "800", "--trials-per-iter", "100",
