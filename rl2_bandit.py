@@ -230,7 +230,7 @@ def evaluate(agent, args, device, gittins_ref=None):
     from training), paired significance marks, paper values in their own column."""
     gen = torch.Generator().manual_seed(args.seed + 1_000_003)
     probs = sample_bandits(args.eval_instances, args.k, gen)
-    rl2 = play(agent, probs.to(device), args.n, gen, pair=args.phi == "pair").sum(0).cpu().numpy().astype(np.float64)
+    rl2 = play(agent, probs.to(device), args.n, gen, pair=getattr(args, "phi", "paper") == "pair").sum(0).cpu().numpy().astype(np.float64)
     rows = {row_name(args): rl2}  # RL2, RL2-MLP, Imitation or Imitation-MLP
     hyper = {}
     if not args.no_baselines:
@@ -519,7 +519,7 @@ def analyse(agent, args, out_dir, probe_trials=2000, ridge=1e-2):
         gen = torch.Generator().manual_seed(seeds[part])
         probs = sample_bandits(count, k, gen).numpy()
         hist[part] = bandit_histories(probs, n, np.random.default_rng(seeds[part]), agent, gen, keep_hidden=is_gru,
-                                        pair=args.phi == "pair")
+                                        pair=getattr(args, "phi", "paper") == "pair")  # args without phi: the paper's
     test = hist["test"]
     agree = agreement(test["actions"], test["successes"], test["failures"], n, rng=np.random.default_rng(seeds["test"]))
     res = {"trials": args.eval_instances, "policy_total_reward": float(test["rewards"].sum(0).mean()),
