@@ -177,7 +177,7 @@ def phi(prev_action, prev_reward, prev_done, k, pair=False):
     both blocks are zero."""
     one_hot = torch.nn.functional.one_hot(prev_action, k).to(prev_reward.dtype)
     if pair:
-        hit = (one_hot * prev_done.unsqueeze(-1))  # no pair before the first pull
+        hit = one_hot * prev_done.unsqueeze(-1)  # no pair before the first pull
         r = prev_reward.unsqueeze(-1)
         return torch.cat([hit * r, hit * (1 - r), prev_done.unsqueeze(-1)], -1)
     return torch.cat([one_hot, prev_reward.unsqueeze(-1), prev_done.unsqueeze(-1)], -1)
@@ -230,7 +230,8 @@ def evaluate(agent, args, device, gittins_ref=None):
     from training), paired significance marks, paper values in their own column."""
     gen = torch.Generator().manual_seed(args.seed + 1_000_003)
     probs = sample_bandits(args.eval_instances, args.k, gen)
-    rl2 = play(agent, probs.to(device), args.n, gen, pair=getattr(args, "phi", "paper") == "pair").sum(0).cpu().numpy().astype(np.float64)
+    pair = getattr(args, "phi", "paper") == "pair"  # args without phi: the paper's
+    rl2 = play(agent, probs.to(device), args.n, gen, pair=pair).sum(0).cpu().numpy().astype(np.float64)
     rows = {row_name(args): rl2}  # RL2, RL2-MLP, Imitation or Imitation-MLP
     hyper = {}
     if not args.no_baselines:
@@ -307,10 +308,7 @@ def checkpoint_policy(ckpt, args, path):
         trpo.input_error(f"{path} was trained with {'--imitate ' + imitate if imitate else 'TRPO'}, "
                          f"not --imitate {args.imitate}")
     args.policy, args.imitate = kind, imitate
-    phi_kind = ckpt.get("phi", "paper")  # checkpoints from before --phi used the paper's
-    if args.phi is not None and args.phi != phi_kind:
-        trpo.input_error(f"{path} was trained with --phi {phi_kind}, not --phi {args.phi}")
-    args.phi = phi_kind
+    args.phi = trpo.checkpoint_phi(ckpt, args.phi, path)
     args.dagger = bool(imitate) and (args.dagger or bool(ckpt.get("dagger")))
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
 
@@ -358,8 +356,8 @@ def bandit_histories(probs, n, rng, agent=None, generator=None, keep_hidden=Fals
 
     agent=None plays the finite-horizon Gittins policy (numpy, ties uniformly at random, rng); otherwise the
     agent samples its actions as in play() (torch generator). Rewards come from rng either way.
-    pair: the policy's phi (--phi pair). Returns a dict: obs (n, B, k+2 or 2k+1) torch (phi_t, what the policy sees at step t), actions (n, B),
-    rewards (n, B), successes / failures (n, B, k) per-arm counts *before* step t (posterior
+    pair: the policy's phi (--phi pair). Returns a dict: obs (n, B, k+2 or 2k+1) torch (phi_t, what the policy
+    sees at step t), actions (n, B), rewards (n, B), successes / failures (n, B, k) per-arm counts *before* step t (posterior
     Beta(s+1, f+1)), and with keep_hidden the agent's policy state after reading phi_t, hidden (n, B, H)."""
     probs = np.asarray(probs, dtype=np.float64)
     B, k = probs.shape
@@ -664,8 +662,7 @@ if __name__ == "__main__":
             print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
     elif args.init_from:  # curriculum over n: the algorithm learned on short trials is the starting point
         init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {"k": args.k})
-        if init.get("phi", "paper") != args.phi:
-            trpo.input_error(f"{args.init_from} was trained with --phi {init.get('phi', 'paper')}, not --phi {args.phi}")
+        trpo.checkpoint_phi(init, args.phi, args.init_from)  # the same phi, or the weights mean nothing
         if init.get("critic_sees_task") and not args.critic_sees_task:
             trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
         load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for p

@@ -152,10 +152,7 @@ def checkpoint_policy(ckpt, args, path):
         trpo.input_error(f"{path} holds a --policy {kind} network, not --policy {args.policy}")
     args.policy = kind
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
-    kind = ckpt.get("phi", "paper")  # checkpoints from before --phi used the paper's
-    if args.phi is not None and args.phi != kind:
-        trpo.input_error(f"{path} was trained with --phi {kind}, not --phi {args.phi}")
-    args.phi = kind
+    args.phi = trpo.checkpoint_phi(ckpt, args.phi, path)
 
 
 def critic_extra(args):
@@ -385,8 +382,7 @@ if __name__ == "__main__":
         init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {})
         if init.get("critic_sees_task") and not args.critic_sees_task:
             trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
-        if init.get("phi", "paper") != args.phi:
-            trpo.input_error(f"{args.init_from} was trained with --phi {init.get('phi', 'paper')}, not --phi {args.phi}")
+        trpo.checkpoint_phi(init, args.phi, args.init_from)  # the same phi, or the weights mean nothing
         load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for the MDP
         if log:
             print(f"starting from the weights of {args.init_from}")

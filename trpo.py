@@ -279,6 +279,15 @@ def input_error(msg):
     sys.exit(2)
 
 
+def checkpoint_phi(ckpt, wanted, path):
+    """The input embedding (--phi) a checkpoint was trained with: "paper" for checkpoints from before the
+    flag. An explicit --phi (wanted; None: take the checkpoint's) that contradicts it: one line, exit 2."""
+    kind = ckpt.get("phi", "paper")
+    if wanted is not None and wanted != kind:
+        input_error(f"{path} was trained with --phi {kind}, not --phi {wanted}")
+    return kind
+
+
 def load_checkpoint(path, experiment, shape):
     """Load with weights_only=True (no pickled code runs) and check it belongs to this experiment
     and shape (e.g. {"k": 5, "n": 10}); any problem exits with a one-line message and code 2."""
