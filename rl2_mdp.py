@@ -86,6 +86,9 @@ def parse_args(argv=None):
     p.add_argument("--critic-sees-task", action="store_true",
                    help="beyond the paper: the value baseline also reads the MDP (R_mean and P); the policy never "
                         "does (gru.RecurrentAgent)")
+    p.add_argument("--shared", action="store_true",
+                   help="a value head on the policy's GRU instead of a separate value GRU (the paper's maze network, "
+                        "appendix A.3): half the compute per step (with --eval-only / --resume: the checkpoint's)")
     p.add_argument("--phi", choices=PHIS, default=None,
                    help="paper: phi of appendix A.2 (default); transition: beyond the paper, phi also spells out the "
                         "previous (state, action) pair and its reward (with --eval-only / --resume: the checkpoint's)")
@@ -131,6 +134,10 @@ def parse_args(argv=None):
         p.error("--gamma and --lam must lie in [0, 1]")
     if a.ent_coef < 0:
         p.error("--ent-coef must be non-negative")
+    if a.shared and a.critic_sees_task:
+        p.error("--shared and --critic-sees-task exclude each other: the policy must not read the task")
+    if a.shared and a.policy == "mlp":
+        p.error("--shared is for --policy gru (the MLP has its own value layers)")
     trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints, --init-from
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
@@ -152,6 +159,7 @@ def checkpoint_policy(ckpt, args, path):
         trpo.input_error(f"{path} holds a --policy {kind} network, not --policy {args.policy}")
     args.policy = kind
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
+    args.shared = bool(ckpt.get("shared", False))  # one GRU with two heads, or two GRUs
     args.phi = trpo.checkpoint_phi(ckpt, args.phi, path)
 
 
@@ -344,14 +352,14 @@ if __name__ == "__main__":
     if args.trials_per_iter % world:
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
-    agent = make_agent(args.policy or "gru", n_inputs(args.phi), N_ACTIONS, args.hidden, critic_extra=critic_extra(args)).to(device)
+    agent = make_agent(args.policy or "gru", n_inputs(args.phi), N_ACTIONS, args.hidden, shared=args.shared, critic_extra=critic_extra(args)).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
 
     if args.eval_only:
         ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"n": args.n})
         checkpoint_policy(ckpt, args, args.checkpoint)
         args.hidden, args.lr = ckpt["hidden"], ckpt.get("args", {}).get("lr", args.lr)  # as trained
-        agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
+        agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, ckpt["hidden"], shared=args.shared, critic_extra=critic_extra(args)).to(device)
         agent.load_state_dict(ckpt["agent"])
         print(f"{args.checkpoint}: iteration {ckpt['iteration']}, {ckpt['steps']} steps, "
               f"{ckpt['seconds']:.0f} s of training")
@@ -369,7 +377,7 @@ if __name__ == "__main__":
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"n": args.n})
         checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, args.hidden, critic_extra=critic_extra(args)).to(device)
+        agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, args.hidden, shared=args.shared, critic_extra=critic_extra(args)).to(device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -380,6 +388,9 @@ if __name__ == "__main__":
             print(f"resuming {args.out} at iteration {iteration}, {steps} steps")
     elif args.init_from:  # curriculum over n: what was learned on shorter trials is the starting point
         init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {})
+        if bool(init.get("shared", False)) != args.shared:
+            trpo.input_error(f"{args.init_from} holds a {'shared' if init.get('shared') else 'separate'} value network: "
+                             f"{'add' if init.get('shared') else 'drop'} --shared")
         if init.get("critic_sees_task") and not args.critic_sees_task:
             trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
         trpo.checkpoint_phi(init, args.phi, args.init_from)  # the same phi, or the weights mean nothing
@@ -395,7 +406,7 @@ if __name__ == "__main__":
 
     def state():
         return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
-                "critic_sees_task": args.critic_sees_task, "phi": args.phi,
+                "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared,
                 "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
@@ -477,7 +488,7 @@ if __name__ == "__main__":
                "oracle": oracle,
                "reference": {"random": random_ref, "OPSRL": opsrl_ref},
                "paper": dict(baselines.PAPER_TABLE2.get(args.n, {})), "policy": args.policy,
-               "critic_sees_task": args.critic_sees_task, "phi": args.phi}
+               "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared}
     tmp = os.path.join(args.out, "results.json.tmp")
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)

@@ -1203,6 +1203,33 @@ def test_rl2_mdp_transition_phi_end_to_end(tmp_path):
     assert one_line_error(p) and "--phi" in p.stderr
 
 
+def test_rl2_mdp_shared_value_head_end_to_end(tmp_path):
+    """--shared (one GRU, policy and value heads) trains, is recorded in the checkpoint (no value GRU in
+    it) and results.json, is adopted by --eval-only and --resume, and a curriculum across the two kinds
+    or --shared with --critic-sees-task is a one-line error."""
+    out = tmp_path / "shared"
+    common = ["--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20", "--no-baselines"]
+    p = run_script("rl2_mdp.py", *common, "--shared", "--total-timesteps", "200", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    ckpt = out / "checkpoint.pt"
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["shared"] is True and json.loads((out / "results.json").read_text())["shared"] is True
+    assert not any(key.startswith("v_gru") for key in saved["agent"]) and "v_head.weight" in saved["agent"]
+    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(ckpt), "--eval-instances", "20",
+                   "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_mdp.py", *common, "--resume", str(out), "--total-timesteps", "400")
+    assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
+    assert torch.load(ckpt, weights_only=True)["steps"] == 400
+    p = run_script("rl2_mdp.py", "--n", "3", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
+    assert one_line_error(p) and "--shared" in p.stderr
+    p = run_script("rl2_mdp.py", "--n", "2", "--shared", "--critic-sees-task", "--out", str(tmp_path / "y"))
+    assert one_line_error(p) and "--critic-sees-task" in p.stderr
+    p = run_script("rl2_mdp.py", *common, "--shared", "--init-from", str(ckpt), "--total-timesteps", "200",
+                   "--out", str(tmp_path / "z"))
+    assert p.returncode == 0 and "starting from the weights" in p.stdout, p.stderr
+
+
 def test_rl2_mdp_bad_arguments_are_one_line_errors(capsys, tmp_path):
     for argv in (["--n", "0"], ["--n", "-3"], ["--eval-instances", "1"], ["--lr", "-1"], ["--gamma", "2"],
                  ["--total-timesteps", "0"], ["--prior", "flat"], ["--device", "tpu"], ["--eval-only"],
