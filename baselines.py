@@ -108,6 +108,18 @@ def paired_significance(rows, alpha=0.05):
     return keep
 
 
+def normalised_score(x, zero, one):
+    """How far x's mean lies from zero's (0) to one's (1), e.g. random = 0, Gittins = 1 as the paper's
+    Figure 2, with its standard error: all three are per-instance totals on the same instances, so the
+    delta method uses their joint covariance (the shared instances' difficulty cancels)."""
+    X = np.stack([np.asarray(v, dtype=np.float64) for v in (x, zero, one)])
+    mu, cov = X.mean(1), np.cov(X) / X.shape[1]
+    span = mu[2] - mu[1]
+    score = (mu[0] - mu[1]) / span
+    grad = np.array([1.0, score - 1.0, -score]) / span  # d score / d (mu_x, mu_zero, mu_one)
+    return float(score), float(np.sqrt(grad @ cov @ grad))
+
+
 def mean_stderr(x):
     """Mean and standard error of the mean."""
     x = np.asarray(x, dtype=np.float64)

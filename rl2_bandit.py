@@ -253,6 +253,9 @@ def print_row(rows, args, hyper):
         se = x.std(ddof=1) / math.sqrt(len(x))
         pv = f"{paper[m]:7.1f}" if m in paper else "      -"
         print(f"  {m:12s} {x.mean():10.3f} ± {se:5.3f} {'*' if m in best else ' '} {pv}  {hyper.get(m, '')}")
+    if {"Random", "Gittins"} <= set(rows):
+        score, se = baselines.normalised_score(rows[row_name(args)], rows["Random"], rows["Gittins"])
+        print(f"  {row_name(args)} normalised (random = 0, Gittins = 1, as Figure 2): {score:.3f} ± {se:.3f}")
     bo = baselines.bayes_optimal_bandit(args.k, args.n)
     if bo is not None:
         print(f"  {'Bayes-opt':12s} {bo:10.3f}  (exact dynamic programming: the ceiling)")

@@ -645,6 +645,26 @@ def test_student_t_quantiles_and_cdf():
     assert baselines.student_t_cdf(1.0, 1e6) == pytest.approx(0.5 * (1 + math.erf(1 / math.sqrt(2))), abs=1e-5)
 
 
+def test_normalised_score_and_its_standard_error():
+    """The score is (x - zero) / (one - zero) of the means exactly; its delta-method standard error
+    matches the spread of the score over repeated draws of correlated instances (shared difficulty)."""
+    x, zero, one = np.array([3.0, 5.0]), np.array([1.0, 1.0]), np.array([5.0, 7.0])
+    assert baselines.normalised_score(x, zero, one)[0] == (4.0 - 1.0) / (6.0 - 1.0)
+    rng = np.random.default_rng(0)
+    N, R = 2000, 400
+    scores, ses = [], []
+    for _ in range(R):
+        difficulty = rng.normal(0, 3, N)  # what the three methods share on one instance
+        rows = [mean + difficulty * w + rng.normal(0, 2, N) for mean, w in ((8.0, 0.9), (5.0, 0.2), (9.0, 1.0))]
+        score, se = baselines.normalised_score(*rows)
+        scores.append(score)
+        ses.append(se)
+    spread = np.std(scores, ddof=1)
+    # the spread's own relative standard error is ~1/sqrt(2R) = 3.5%: 15% is over four of them
+    assert abs(np.mean(ses) / spread - 1) < 0.15, (np.mean(ses), spread)
+    assert abs(np.mean(scores) - 0.75) < 4 * spread / np.sqrt(R)
+
+
 def test_paired_significance():
     rng = np.random.default_rng(0)
     base = rng.normal(10, 3, size=1000)  # shared per-instance difficulty: pairing removes it
