@@ -92,7 +92,9 @@ def parse_args(argv=None):
     p.add_argument("--critic-sees-task", action="store_true",
                    help="beyond the paper: the value baseline also reads the arm means p (the policy never does; "
                         "see gru.RecurrentAgent)")
-    p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
+    p.add_argument("--anneal-lr", type=float, nargs="?", const=1.0, default=0.0, metavar="F",
+                   help="decay the Adam step size linearly to 0 over the last fraction F of the budget "
+                        "(alone: F = 1, the whole budget; 0.3: a cool-down over the last 30%%)")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of a checkpoint with the same k and any n (a curriculum over n)")
     p.add_argument("--eval-instances", type=int, default=1000)
@@ -704,9 +706,8 @@ if __name__ == "__main__":
         if stop:
             break
         t0 = time.perf_counter()
-        if args.anneal_lr:  # smaller steps late in training average out the batch noise
-            for group in optimizer.param_groups:
-                group["lr"] = args.lr * max(0.0, 1.0 - steps / args.total_timesteps)
+        for group in optimizer.param_groups:  # --anneal-lr: smaller steps late average out the batch noise
+            group["lr"] = trpo.learning_rate(args.lr, steps, args.total_timesteps, args.anneal_lr)
         gen = torch.Generator().manual_seed(trpo.seed_for(args.seed, rank, iteration))
         probs = sample_bandits(B, args.k, gen, device)
         if args.imitate:  # §3.1's ablation: behaviour cloning on B Gittins trials (the budget counts their steps)

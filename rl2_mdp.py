@@ -94,7 +94,9 @@ def parse_args(argv=None):
     p.add_argument("--phi", choices=PHIS, default=None,
                    help="paper: phi of appendix A.2 (default); transition: beyond the paper, phi also spells out the "
                         "previous (state, action) pair and its reward (with --eval-only / --resume: the checkpoint's)")
-    p.add_argument("--anneal-lr", action="store_true", help="decay the Adam step size linearly to 0 over the budget")
+    p.add_argument("--anneal-lr", type=float, nargs="?", const=1.0, default=0.0, metavar="F",
+                   help="decay the Adam step size linearly to 0 over the last fraction F of the budget "
+                        "(alone: F = 1, the whole budget; 0.3: a cool-down over the last 30%%)")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of an MDP checkpoint with any n (a curriculum over n)")
     p.add_argument("--eval-instances", type=int, default=1000)
@@ -431,9 +433,8 @@ if __name__ == "__main__":
         if stop:
             break
         t0 = time.perf_counter()
-        if args.anneal_lr:  # smaller steps late in training average out the batch noise
-            for group in optimizer.param_groups:
-                group["lr"] = args.lr * max(0.0, 1.0 - steps / args.total_timesteps)
+        for group in optimizer.param_groups:  # --anneal-lr: smaller steps late average out the batch noise
+            group["lr"] = trpo.learning_rate(args.lr, steps, args.total_timesteps, args.anneal_lr)
         iter_seed = trpo.seed_for(args.seed, rank, iteration)  # exact resume (trpo.seed_for)
         gen = torch.Generator().manual_seed(iter_seed)
         P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device)

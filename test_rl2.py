@@ -177,6 +177,27 @@ def test_trpo_update_respects_trust_region_and_improves_surrogate(lr):
         assert info["surrogate"] > info["surrogate_old"]  # it did move, inside the region
 
 
+def test_learning_rate_schedule_and_its_use_in_training(tmp_path):
+    """--anneal-lr F: constant, then linear to 0 over the last fraction F (F = 1: CleanRL's anneal_lr);
+    the optimizer saved at the end of a run holds the step size of its last iteration."""
+    lr, total = 0.01, 1000
+    assert [trpo.learning_rate(lr, s, total) for s in (0, 500, 1000)] == [lr] * 3
+    assert [trpo.learning_rate(lr, s, total, 1.0) for s in (0, 250, 1000)] == pytest.approx([lr, 0.75 * lr, 0.0])
+    assert [trpo.learning_rate(lr, s, total, 0.3) for s in (0, 700, 850, 1000, 1200)] == pytest.approx(
+        [lr, lr, 0.5 * lr, 0.0, 0.0])
+    out = tmp_path / "cool"
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--trials-per-iter", "10", "--hidden", "16",
+                   "--total-timesteps", "200", "--anneal-lr", "0.5", "--eval-instances", "20", "--no-baselines",
+                   "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    last_start = saved["steps"] - 40  # 10 trials of 4 pulls per iteration
+    expected = trpo.learning_rate(saved["args"]["lr"], last_start, 200, 0.5)
+    assert saved["optimizer"]["param_groups"][0]["lr"] == pytest.approx(expected) and 0 < expected < saved["args"]["lr"]
+    p = run_script("rl2_mdp.py", "--anneal-lr", "1.5")
+    assert one_line_error(p) and "--anneal-lr" in p.stderr
+
+
 def test_trpo_value_regression_reduces_value_loss():
     agent, batch = _toy_batch(seed=1)
     opt = torch.optim.Adam(agent.parameters(), lr=3e-3)

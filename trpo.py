@@ -220,6 +220,8 @@ def check_run_args(parser, a, experiment, shape):
             parser.error(f"--{name.replace('_', '-')} must be a finite number, not {value}")
     if a.seed < 0:
         parser.error("--seed must be non-negative")
+    if not 0 <= getattr(a, "anneal_lr", 0.0) <= 1:
+        parser.error(f"--anneal-lr F decays over the last fraction F of the budget: 0 < F <= 1, not {a.anneal_lr}")
     if a.bench_scaling is not None and a.bench_scaling < 2:
         parser.error("--bench-scaling N needs N >= 2 processes")
     if a.bench_scaling and (a.resume or a.eval_only):
@@ -255,6 +257,16 @@ def check_run_args(parser, a, experiment, shape):
             os.makedirs(a.out, exist_ok=True)
         except OSError as e:
             parser.error(f"--out {a.out}: cannot create a folder there ({e.strerror})")
+
+
+def learning_rate(lr, steps, total, anneal=0.0):
+    """Adam step size after `steps` of a `total`-step budget. anneal = 0: constant. anneal = F in (0, 1]:
+    constant, then linear decay to 0 over the last fraction F of the budget (F = 1: the whole run, as
+    CleanRL's anneal_lr; F < 1: warm-stable-decay). Late small steps average out the batch noise that
+    keeps a constant step size bouncing around its plateau (measured: README, "cool-down")."""
+    if anneal <= 0:
+        return lr
+    return lr * min(1.0, max(0.0, (total - steps) / (anneal * total)))
 
 
 def seed_for(*keys):
