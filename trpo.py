@@ -221,7 +221,7 @@ def check_run_args(parser, a, experiment, shape):
     if a.seed < 0:
         parser.error("--seed must be non-negative")
     if not 0 <= getattr(a, "anneal_lr", 0.0) <= 1:
-        parser.error(f"--anneal-lr F decays over the last fraction F of the budget: 0 < F <= 1, not {a.anneal_lr}")
+        parser.error(f"--anneal-lr F decays over the last fraction F of the budget: F must lie in [0, 1] (0: off), not {a.anneal_lr}")
     if a.bench_scaling is not None and a.bench_scaling < 2:
         parser.error("--bench-scaling N needs N >= 2 processes")
     if a.bench_scaling and (a.resume or a.eval_only):
