@@ -16,7 +16,7 @@ its state across the n episodes, so what it learns about this MDP lives in its h
     python rl2_mdp.py --n 10 --phi transition --hidden 128 --minibatch 64 --trials-per-iter 256 \
         --total-timesteps 16000000                      # beyond the paper: 140.4 in 36 min (README)
     torchrun --standalone --nproc_per_node 2 -- rl2_mdp.py --n 10 --phi transition --hidden 128 --shared \
-        --minibatch 32 --trials-per-iter 256 --total-timesteps 68000000   # our best: 154.3 in 60 min (README)
+        --minibatch 32 --trials-per-iter 256 --total-timesteps 66000000 --anneal-lr 0.25   # our best: 155.0 in 60 min (README)
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
 learning_curve.png (normalised as the paper's Figure 3: random = 0, OPSRL = 1).
