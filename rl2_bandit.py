@@ -23,13 +23,13 @@ with Gittins / Thompson sampling and how well a linear probe decodes the Bayesia
     python rl2_bandit.py --k 5 --n 10 --eval-only --checkpoint runs/k5n10/checkpoint.pt --analyse --out runs/an
 
 --phi pair (beyond the paper) feeds the one-hot of the previous (arm, reward) pair instead of the paper's
-phi; our best n = 100 and n = 500 scores use it with a curriculum over n (README, sessions 10 and 12;
-k = 10, n = 100: 0.947 of the way from random to Gittins with a cool-down of the step size):
+phi; our best n = 100 and n = 500 scores use it with a curriculum over n (README, sessions 10, 12 and 13;
+k = 10, n = 100: 0.951 of the way from random to Gittins with a cool-down of the step size):
 
     torchrun --standalone --nproc_per_node 2 -- rl2_bandit.py --k 10 --n 10 --phi pair --hidden 64 --minibatch 64 \
         --total-timesteps 1500000 --max-kl 0.02 --out runs/k10n10_pair
     torchrun --standalone --nproc_per_node 2 -- rl2_bandit.py --k 10 --n 100 --phi pair --lam 0.9 --lr 1e-2 \
-        --minibatch 32 --init-from runs/k10n10_pair/checkpoint.pt --total-timesteps 26000000 --anneal-lr 0.75
+        --minibatch 32 --init-from runs/k10n10_pair/checkpoint.pt --total-timesteps 32000000 --anneal-lr 0.75
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
 learning_curve.png (normalised as the paper's Figure 2: random = 0, Gittins = 1); with --analyse also
