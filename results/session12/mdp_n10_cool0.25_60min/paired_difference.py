@@ -1,5 +1,5 @@
-import sys, math, numpy as np, torch
-sys.path.insert(0, "/work/main")
+import os, sys, math, numpy as np, torch
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository root
 import rl2_mdp, gru
 torch.set_num_threads(1)
 P, R = rl2_mdp.baselines.sample_mdps(2000, np.random.default_rng(1_000_003), 10, 5)

@@ -1,5 +1,5 @@
-import sys, math, numpy as np, torch
-sys.path.insert(0, "/work/main")
+import os, sys, math, numpy as np, torch
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository root
 import rl2_mdp, rl2_bandit, trpo, gru
 torch.set_num_threads(1)
 class Temp(torch.nn.Module):
