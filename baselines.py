@@ -859,34 +859,36 @@ def mdp_plan(method, stats, prior_params, hp, episode, T, rng):
     raise ValueError(f"unknown MDP method {method!r}")
 
 
-def mdp_run_method(P, R_mean, n, T, method, hp, prior, rng):
+def mdp_run_method(P, R_mean, n, T, method, hp, prior, rng, per_episode=False):
     """Total reward over n episodes of `method` on each MDP (trial = n episodes, one MDP).
-    Returns (num,) totals."""
+    Returns (num,) totals, or with per_episode=True the (n, num) reward of each episode."""
     num, S, A = R_mean.shape
     P_cum = mdp_cumulative(P)
     stats = mdp_new_stats(num, S, A)
     prior_params = mdp_method_prior(method, prior)
     eps = hp if method == "eps-greedy" else 0.0
-    total = np.zeros(num)
+    total, episodes = np.zeros(num), np.zeros((n, num))
     for episode in range(1, n + 1):
         Q = mdp_plan(method, stats, prior_params, hp, episode, T, rng)
         s, a, r, s_next = mdp_run_episode(P_cum, R_mean, Q, eps, rng)
         mdp_update_stats(stats, s, a, r, s_next)
-        total += r.sum(-1)
-    return total
+        episodes[episode - 1] = r.sum(-1)
+        total += episodes[episode - 1]
+    return episodes if per_episode else total
 
 
-def mdp_myopic(P, R_mean, n, T=10, mu0=1.0, tau0=1.0, rng=None):
+def mdp_myopic(P, R_mean, n, T=10, mu0=1.0, tau0=1.0, rng=None, per_episode=False):
     """Not a column of Table 2: a yardstick for what RL² has to learn. In every state take the action
     with the highest posterior-mean reward (prior N(mu0, 1/tau0), updated after every step, not once
     per episode), ignoring transitions altogether: a bandit per state, with no planning. With the
     true prior (mu0 = 1) an untried action beats any tried one whose mean came out below 1, so it
-    explores exactly where the rewards seen are poor. Returns (num,) totals over n episodes."""
+    explores exactly where the rewards seen are poor. Returns (num,) totals over n episodes, or with
+    per_episode=True the (n, num) reward of each episode."""
     rng = np.random.default_rng(0) if rng is None else rng
     num, S, A = R_mean.shape
     P_cum, idx = mdp_cumulative(P), np.arange(num)
-    n_sa, r_sum, total = np.zeros((num, S, A)), np.zeros((num, S, A)), np.zeros(num)
-    for _ in range(n):
+    n_sa, r_sum, total, episodes = np.zeros((num, S, A)), np.zeros((num, S, A)), np.zeros(num), np.zeros((n, num))
+    for episode in range(n):
         s = np.zeros(num, dtype=np.int64)
         for _ in range(T):
             mu = (tau0 * mu0 + MDP_REWARD_PRECISION * r_sum[idx, s]) / (tau0 + MDP_REWARD_PRECISION * n_sa[idx, s])
@@ -895,8 +897,9 @@ def mdp_myopic(P, R_mean, n, T=10, mu0=1.0, tau0=1.0, rng=None):
             n_sa[idx, s, a] += 1
             r_sum[idx, s, a] += r
             total += r
+            episodes[episode] += r
             s = (P_cum[idx, s, a] < rng.random(num)[:, None]).sum(-1)
-    return total
+    return episodes if per_episode else total
 
 
 def oracle_mdp(P, R_mean, n, T=10, rng=None):

@@ -1,3 +1,6 @@
+"""Evaluation at sampling temperature tau (logits / tau; tau = 0.01 is argmax play), from the repository root:
+    python results/session12/temperature_probe/temp_eval.py mdp CKPT 2000 1.0 0.5 0.01      (paired against the first tau)
+    python results/session12/temperature_probe/temp_eval.py bandit CKPT 5000 1.0 0.5 0.01"""
 import os, sys, math, numpy as np, torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository root
 import rl2_mdp, rl2_bandit, trpo, gru
@@ -15,12 +18,14 @@ if which == "mdp":
     ag.load_state_dict(ck["agent"])
     P, R = rl2_mdp.baselines.sample_mdps(N, np.random.default_rng(1_000_003), 10, 5)
     Pt, Rt = (torch.as_tensor(x, dtype=torch.float32) for x in (P, R))
-    n = ck["n"] if "n" in ck else int(sys.argv[5])
+    first = None
     for tau in taus:
         gen = torch.Generator().manual_seed(1_000_003)
         with torch.no_grad():
-            tot = rl2_mdp.play(Temp(ag, tau), Pt, Rt, ck["args"]["n"], gen, transition=ck["phi"] == "transition").sum(0).numpy()
-        print(f"tau {tau}: {tot.mean():.2f} ± {tot.std(ddof=1)/math.sqrt(N):.2f}", flush=True)
+            tot = rl2_mdp.play(Temp(ag, tau), Pt, Rt, ck["args"]["n"], gen, transition=ck["phi"] == "transition").sum(0).numpy().astype(np.float64)
+        first = tot if first is None else first
+        d = tot - first  # paired: the same MDPs and random numbers as the first tau
+        print(f"tau {tau}: {tot.mean():.2f} ± {tot.std(ddof=1)/math.sqrt(N):.2f}  paired diff {d.mean():+.2f} ± {d.std(ddof=1)/math.sqrt(N):.2f}", flush=True)
 else:
     ck = torch.load(path, weights_only=True)
     k, n = ck["args"]["k"], ck["args"]["n"]

@@ -15,31 +15,9 @@ for name, path in [("RL2 n25 (s11)", "runs/s11/n25_2p_shared/checkpoint.pt"), ("
     with torch.no_grad():
         r = rl2_mdp.play(ag, Pt, Rt, n, gen, transition=True).numpy()
     out[name] = r.reshape(n, T, -1).sum(1)
-def run(method, hp, prior="tabularl"):
-    rng = np.random.default_rng(5)
-    num, S, A = R.shape
-    P_cum = b.mdp_cumulative(P); stats = b.mdp_new_stats(num, S, A); pp = b.mdp_method_prior(method, prior)
-    eps = hp if method == "eps-greedy" else 0.0
-    per = []
-    for ep in range(1, n + 1):
-        Q = b.mdp_plan(method, stats, pp, hp, ep, T, rng)
-        s, a, r, s_next = b.mdp_run_episode(P_cum, R, Q, eps, rng)
-        b.mdp_update_stats(stats, s, a, r, s_next); per.append(r.sum(-1))
-    return np.array(per)
-out["BEB b=2"] = run("BEB", 2.0)
-out["PSRL"] = run("PSRL", None)
-# myopic per episode
-rng = np.random.default_rng(0); num, S, A = R.shape; P_cum, idx = b.mdp_cumulative(P), np.arange(num)
-n_sa, r_sum = np.zeros((num, S, A)), np.zeros((num, S, A)); per = []
-for _ in range(n):
-    s = np.zeros(num, dtype=np.int64); tot = np.zeros(num)
-    for _ in range(T):
-        mu = (1.0 + b.MDP_REWARD_PRECISION * r_sum[idx, s]) / (1.0 + b.MDP_REWARD_PRECISION * n_sa[idx, s])
-        a = b.mdp_pick_actions(mu, 0.0, rng); r = R[idx, s, a] + rng.standard_normal(num)
-        n_sa[idx, s, a] += 1; r_sum[idx, s, a] += r; tot += r
-        s = (P_cum[idx, s, a] < rng.random(num)[:, None]).sum(-1)
-    per.append(tot)
-out["myopic"] = np.array(per)
+out["BEB b=2"] = b.mdp_run_method(P, R, n, T, "BEB", 2.0, "tabularl", np.random.default_rng(5), per_episode=True)
+out["PSRL"] = b.mdp_run_method(P, R, n, T, "PSRL", None, "tabularl", np.random.default_rng(5), per_episode=True)
+out["myopic"] = b.mdp_myopic(P, R, n, T, rng=np.random.default_rng(0), per_episode=True)
 Q, V = b.mdp_backward_induction(P, R, T); out["oracle"] = np.repeat(V[None, :, 0, 0], n, 0)
 names = list(out)
 print("episode " + " ".join(f"{k:>21}" for k in names))
