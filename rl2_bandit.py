@@ -399,36 +399,14 @@ def bandit_histories(probs, n, rng, agent=None, generator=None, keep_hidden=Fals
 
 def imitation_step(agent, optimizer, hist, n, epochs, trials_per_minibatch, generator):
     """One iteration of behaviour cloning (§3.1: "the same policy architecture [trained] with supervised
-    learning on Gittins' trajectories"): cross-entropy between the policy's action distribution and the
-    Gittins action at every step of whole trials (minibatches of whole trials, state replayed from t = 0,
-    as in trpo.update). Returns the mean loss and accuracy (the policy's most likely arm is a Gittins arm)
-    of the last epoch's minibatches."""
+    learning on Gittins' trajectories"): trpo.imitation_step on B whole trials labelled with the Gittins
+    action at every step. Returns trpo.imitation_step's diagnostics (cross-entropy, accuracy: the
+    policy's most likely arm is a Gittins arm, entropy)."""
     device = next(agent.parameters()).device
     obs = hist["obs"].to(device)
-    T, B, _ = obs.shape
     target = torch.as_tensor(np.stack([gittins_targets(hist["successes"][t], hist["failures"][t], t, n)
-                                       for t in range(T)]), dtype=torch.float32, device=device)
-    h0 = agent.initial_state(B, device)
-    params = agent.policy_parameters()
-    for epoch in range(epochs):
-        perm = torch.randperm(B, generator=generator)
-        loss_sum, acc_sum, ent_sum, batches = 0.0, 0.0, 0.0, 0
-        for start in range(0, B, trials_per_minibatch):
-            mb = perm[start:start + trials_per_minibatch]
-            logits, _, _ = agent(obs[:, mb], h0[mb], None, need_value=False)
-            loss = -(target[:, mb] * torch.log_softmax(logits, -1)).sum(-1).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 10.0)
-            optimizer.step()
-            with torch.no_grad():
-                hit = target[:, mb].gather(-1, logits.argmax(-1, keepdim=True)) > 0
-                ent_sum += trpo.entropy(logits).mean().item()
-            loss_sum, acc_sum, batches = loss_sum + loss.item(), acc_sum + hit.float().mean().item(), batches + 1
-    nan = float("nan")  # trpo.update's diagnostics that have no meaning here (the CSV leaves them empty)
-    return {"ce_loss": loss_sum / batches, "accuracy": acc_sum / batches, "entropy": ent_sum / batches,
-            "kl": 0.0, "pg_loss": loss_sum / batches, "v_loss": 0.0, "clipfrac": nan, "explained_variance": nan,
-            "backtracks": 0, "epoch_kept": 0}
+                                       for t in range(obs.shape[0])]), dtype=torch.float32, device=device)
+    return trpo.imitation_step(agent, optimizer, obs, target, epochs, trials_per_minibatch, generator)
 
 
 def agreement(actions, successes, failures, n=None, ts_draws=128, rng=None):

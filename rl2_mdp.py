@@ -17,6 +17,8 @@ its state across the n episodes, so what it learns about this MDP lives in its h
         --total-timesteps 16000000                      # beyond the paper: 140.4 in 36 min (README)
     torchrun --standalone --nproc_per_node 2 -- rl2_mdp.py --n 10 --phi transition --hidden 128 --shared \
         --minibatch 32 --trials-per-iter 256 --total-timesteps 66000000 --anneal-lr 0.25   # our best: 155.0 in 60 min (README)
+    python rl2_mdp.py --n 10 --phi transition --hidden 128 --shared --imitate myopic --epochs 2 \
+        --total-timesteps 15000000      # beyond the paper: DAgger on the myopic yardstick instead of RL (README)
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
 learning_curve.png (normalised as the paper's Figure 3: random = 0, OPSRL = 1).
@@ -114,6 +116,10 @@ def parse_args(argv=None):
     p.add_argument("--policy", choices=POLICIES, default=None,
                    help="gru: RL² (default); mlp: the memoryless control, the same phi through a feed-forward "
                         "net (with --eval-only / --resume: the checkpoint's kind)")
+    p.add_argument("--imitate", choices=["myopic"], default=None,
+                   help="beyond the paper: train the same network by DAgger instead of TRPO, its own trials "
+                        "labelled with the myopic yardstick's action (baselines.mdp_myopic); same evaluation. "
+                        "Its checkpoint can start TRPO with --init-from")
     p.add_argument("--bench-scaling", type=int, nargs="?", const=2, default=None, metavar="N",
                    help="train the given budget with 1 process, then with N (default 2) under torchrun; print "
                         "steps/s of each and the ratio, then exit")
@@ -140,6 +146,8 @@ def parse_args(argv=None):
         p.error("--ent-coef must be non-negative")
     if a.shared and a.critic_sees_task:
         p.error("--shared and --critic-sees-task exclude each other: the policy must not read the task")
+    if a.critic_sees_task and a.imitate:
+        p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
     if a.shared and a.policy == "mlp":
         p.error("--shared is for --policy gru (the MLP has its own value layers)")
     trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints, --init-from
@@ -151,17 +159,23 @@ def parse_args(argv=None):
 
 
 def row_name(args):
-    """The Table 2 row of the trained network: RL2 (GRU) or RL2-MLP (the memoryless control)."""
-    return "RL2-MLP" if getattr(args, "policy", "gru") == "mlp" else "RL2"
+    """The Table 2 row of the trained network: RL2 (TRPO, GRU), RL2-MLP (TRPO, the memoryless control),
+    Imitation-DAgger (--imitate myopic) and Imitation-DAgger-MLP."""
+    base = "Imitation-DAgger" if getattr(args, "imitate", None) else "RL2"
+    return base + ("-MLP" if getattr(args, "policy", "gru") == "mlp" else "")
 
 
 def checkpoint_policy(ckpt, args, path):
-    """Adopt the checkpoint's network kind (checkpoints from before --policy hold a GRU); an explicit
-    --policy that contradicts it: one line, exit 2."""
-    kind = ckpt.get("policy", "gru")
+    """Adopt the checkpoint's network kind and training method (checkpoints from before --policy hold a
+    GRU trained by TRPO); an explicit --policy, or --imitate on --resume, that contradicts it: one line,
+    exit 2."""
+    kind, imitate = ckpt.get("policy", "gru"), ckpt.get("imitate")
     if args.policy is not None and args.policy != kind:
         trpo.input_error(f"{path} holds a --policy {kind} network, not --policy {args.policy}")
-    args.policy = kind
+    if args.resume and args.imitate and args.imitate != imitate:
+        trpo.input_error(f"{path} was trained with {'--imitate ' + imitate if imitate else 'TRPO'}, "
+                         f"not --imitate {args.imitate}")
+    args.policy, args.imitate = kind, imitate
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
     args.shared = bool(ckpt.get("shared", False))  # one GRU with two heads, or two GRUs
     args.phi = trpo.checkpoint_phi(ckpt, args.phi, path)
@@ -212,14 +226,28 @@ def n_inputs(kind):
     return N_STATES + N_ACTIONS + 2 + (2 * N_STATES * N_ACTIONS if kind == "transition" else 0)
 
 
+def myopic_target(n_sa, r_sum, s):
+    """--imitate myopic: the myopic yardstick's action in state s (B,) given per-trial counts n_sa and
+    reward sums r_sum (B, S, A), as a distribution (B, A), uniform over tied actions. The yardstick
+    (baselines.mdp_myopic) takes the action with the highest posterior-mean reward under the true prior
+    N(1, 1) and unit reward noise, updated after every step, and ignores the transitions."""
+    rows = torch.arange(len(s), device=s.device)
+    prec = baselines.MDP_REWARD_PRECISION
+    mu = (1.0 + prec * r_sum[rows, s]) / (1.0 + prec * n_sa[rows, s])
+    best = (mu >= mu.max(-1, keepdim=True).values - 1e-6).to(mu.dtype)
+    return best / best.sum(-1, keepdim=True)
+
+
 @torch.no_grad()
-def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transition=False):
+def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transition=False, targets=False):
     """Play B = len(P) trials of n episodes of `horizon` steps with the recurrent policy, all
     trials at once. Every episode starts in state 0; the hidden state starts at zero for each trial
     and is carried across its n episodes (never reset at an episode boundary, §2.2).
     Returns rewards (n * horizon, B) and, with store=True, the rollout buffer for the TRPO update
     (obs, actions, logits, values, states, dones; each (n * horizon, B, ...)).
-    transition=True: phi with the previous (state, action) pair spelled out (--phi transition)."""
+    transition=True: phi with the previous (state, action) pair spelled out (--phi transition).
+    targets=True (with store): the buffer also holds "targets" (n * horizon, B, A), the myopic yardstick's
+    action at every state the policy reaches given the trial's history so far (DAgger's labels)."""
     B, S, A, _ = P.shape
     device = P.device
     P_cum = P.cumsum(-1)
@@ -230,7 +258,9 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
     r = torch.zeros(B, device=device)
     d = torch.zeros(B, device=device)
     s_prev = torch.full((B,), -1, dtype=torch.long, device=device)  # no pair before the first step
-    buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "states", "dones")}
+    buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "states", "dones", "targets")}
+    if targets:
+        n_sa, r_sum = torch.zeros(B, S, A, device=device), torch.zeros(B, S, A, device=device)
     rows = torch.arange(B, device=device)
     task = task_features(P, R_mean) if store and getattr(agent, "critic_extra", 0) else None
     for t in range(n * horizon):
@@ -242,6 +272,10 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
         u = torch.rand(B, 1, generator=generator).to(device)
         a = torch.searchsorted(torch.softmax(logits, -1).cumsum(-1), u).squeeze(-1).clamp_(max=A - 1)
         r = R_mean[rows, s, a] + torch.randn(B, generator=generator).to(device)
+        if targets:  # the label is for the state s the action was taken in, before r is seen
+            buf["targets"].append(myopic_target(n_sa, r_sum, s))
+            n_sa[rows, s, a] += 1
+            r_sum[rows, s, a] += r
         u = torch.rand(B, 1, generator=generator).to(device)
         s_next = torch.searchsorted(P_cum[rows, s, a], u).squeeze(-1).clamp_(max=S - 1)
         episode_end = (t + 1) % horizon == 0
@@ -411,7 +445,7 @@ if __name__ == "__main__":
     def state():
         return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
                 "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared,
-                "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "imitate": args.imitate, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
@@ -438,13 +472,18 @@ if __name__ == "__main__":
         iter_seed = trpo.seed_for(args.seed, rank, iteration)  # exact resume (trpo.seed_for)
         gen = torch.Generator().manual_seed(iter_seed)
         P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device)
-        rewards, batch = play(agent, P, R_mean, args.n, gen, store=True, transition=args.phi == "transition")
-        adv, ret = trpo.gae((rewards - REWARD_SHIFT) / REWARD_SCALE, batch["values"], trial_end, args.gamma,
-                            args.lam)
-        batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
-        info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
-                           epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
-                           ent_coef=args.ent_coef, generator=gen)
+        rewards, batch = play(agent, P, R_mean, args.n, gen, store=True, transition=args.phi == "transition",
+                              targets=bool(args.imitate))
+        if args.imitate:  # DAgger: the policy's own trials, the myopic action as the label at every state
+            info = trpo.imitation_step(agent, optimizer, batch["obs"], batch["targets"], args.epochs,
+                                       args.minibatch, gen)
+        else:
+            adv, ret = trpo.gae((rewards - REWARD_SHIFT) / REWARD_SCALE, batch["values"], trial_end, args.gamma,
+                                args.lam)
+            batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
+            info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
+                               epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
+                               ent_coef=args.ent_coef, generator=gen)
         trpo.stop_if_not_finite(info, agent, iteration + 1, ckpt_path)  # before anything is saved
         iteration += 1
         steps += rewards.numel() * world
@@ -459,12 +498,20 @@ if __name__ == "__main__":
                "kl": round(info["kl"], 5), "entropy": round(info["entropy"], 4),
                "clipfrac": round(info["clipfrac"], 4), "explained_variance": round(info["explained_variance"], 4),
                "backtracks": info["backtracks"], "epoch_kept": info["epoch_kept"], "v_loss": round(info["v_loss"], 5)}
+        if args.imitate:  # no trust region and no value baseline: those columns stay empty
+            row.update({key: "" for key in ("kl", "clipfrac", "explained_variance", "backtracks", "epoch_kept",
+                                            "v_loss")})
         with open(csv_path, "a", newline="") as f:
             csv.DictWriter(f, CSV_FIELDS).writerow(row)
-        print(f"iter {iteration:4d}  steps {steps:9d}  {row['steps_per_s']:6d} steps/s  trial reward "
-              f"{trial_reward:8.2f}  normalised {row['normalized']:6.3f}  KL {info['kl']:.4f}  "
-              f"entropy {info['entropy']:.3f}  EV {info['explained_variance']:.2f}  bt {info['backtracks']}",
-              flush=True)
+        if args.imitate:
+            print(f"iter {iteration:4d}  steps {steps:9d}  {row['steps_per_s']:6d} steps/s  trial reward "
+                  f"{trial_reward:8.2f}  normalised {row['normalized']:6.3f}  cross-entropy {info['ce_loss']:.4f}  "
+                  f"accuracy {info['accuracy']:.3f}  entropy {info['entropy']:.3f}", flush=True)
+        else:
+            print(f"iter {iteration:4d}  steps {steps:9d}  {row['steps_per_s']:6d} steps/s  trial reward "
+                  f"{trial_reward:8.2f}  normalised {row['normalized']:6.3f}  KL {info['kl']:.4f}  "
+                  f"entropy {info['entropy']:.3f}  EV {info['explained_variance']:.2f}  bt {info['backtracks']}",
+                  flush=True)
         if iteration % args.checkpoint_every == 0:
             trpo.save_checkpoint(ckpt_path, state())
     trpo.check_identical(agent, log)  # under torchrun: every process ends with the same parameters
@@ -491,7 +538,8 @@ if __name__ == "__main__":
                "oracle": oracle,
                "reference": {"random": random_ref, "OPSRL": opsrl_ref},
                "paper": dict(baselines.PAPER_TABLE2.get(args.n, {})), "policy": args.policy,
-               "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared}
+               "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared,
+               "imitate": args.imitate}
     tmp = os.path.join(args.out, "results.json.tmp")
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)

@@ -1271,6 +1271,76 @@ def test_rl2_mdp_shared_value_head_end_to_end(tmp_path):
     assert p.returncode == 0 and "starting from the weights" in p.stdout, p.stderr
 
 
+def test_mdp_myopic_labels_follow_the_trial_history():
+    """play(targets=True): at every step the label is uniform over the actions with the highest
+    posterior-mean reward (prior N(1, 1), unit noise) in the current state, computed from the trial's
+    own history up to that step; recomputed here with a plain loop over the stored buffer."""
+    torch.manual_seed(0)
+    agent = gru.make_agent("gru", rl2_mdp.n_inputs("transition"), A, 8, shared=True)
+    P, R_mean = rl2_mdp.sample_mdps(6, np.random.default_rng(3))
+    _, batch = rl2_mdp.play(agent, P, R_mean, 3, torch.Generator().manual_seed(1), store=True, transition=True,
+                            targets=True)
+    T, B = batch["actions"].shape
+    assert batch["targets"].shape == (T, B, A)
+    rewards = batch["obs"][1:, :, S + A].numpy()  # phi carries the previous reward: the reward of step t - 1
+    for b in range(B):
+        n_sa, r_sum = np.zeros((S, A)), np.zeros((S, A))
+        for t in range(T):
+            s, a = int(batch["states"][t, b]), int(batch["actions"][t, b])
+            mu = (1.0 + r_sum[s]) / (1.0 + n_sa[s])
+            best = np.isclose(mu, mu.max(), atol=1e-5)
+            assert np.allclose(batch["targets"][t, b].numpy(), best / best.sum(), atol=1e-6), (b, t)
+            if t < T - 1:
+                n_sa[s, a] += 1
+                r_sum[s, a] += rewards[t, b]
+    # before anything is tried every action ties: the first label of every trial is uniform
+    assert torch.allclose(batch["targets"][0], torch.full((B, A), 1.0 / A))
+
+
+def test_mdp_imitation_step_fits_the_myopic_labels():
+    """trpo.imitation_step minimises the cross-entropy to the labels: on one DAgger batch, fitted
+    repeatedly, the part of it above the labels' own entropy (the KL to the labels) falls by half."""
+    torch.manual_seed(0)
+    agent = gru.make_agent("gru", rl2_mdp.n_inputs("transition"), A, 32, shared=True)
+    opt = torch.optim.Adam(agent.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    P, R_mean = rl2_mdp.sample_mdps(64, np.random.default_rng(0))
+    _, batch = rl2_mdp.play(agent, P, R_mean, 2, gen, store=True, transition=True, targets=True)
+    tgt = batch["targets"]
+    label_entropy = -(tgt * tgt.clamp(min=1e-12).log()).sum(-1).mean().item()
+    excess = []
+    for it in range(25):
+        info = trpo.imitation_step(agent, opt, batch["obs"], tgt, 2, 32, gen)
+        excess.append(info["ce_loss"] - label_entropy)
+    assert excess[0] > 0.05 and excess[-1] < 0.5 * excess[0] and 0 <= info["accuracy"] <= 1
+
+
+def test_rl2_mdp_imitate_end_to_end(tmp_path):
+    """--imitate myopic trains by DAgger (row Imitation-DAgger, no TRPO columns in the CSV), is recorded
+    in the checkpoint, resumes, starts TRPO through --init-from, and contradicting it on --resume is a
+    one-line error."""
+    out = tmp_path / "imit"
+    common = ["--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--phi", "transition", "--shared",
+              "--eval-instances", "20", "--no-baselines"]
+    p = run_script("rl2_mdp.py", *common, "--imitate", "myopic", "--total-timesteps", "200", "--out", str(out))
+    assert p.returncode == 0 and "cross-entropy" in p.stdout and "Imitation-DAgger" in p.stdout, p.stderr
+    ckpt = out / "checkpoint.pt"
+    assert torch.load(ckpt, weights_only=True)["imitate"] == "myopic"
+    res = json.loads((out / "results.json").read_text())
+    assert res["imitate"] == "myopic" and "Imitation-DAgger" in res["rows"]
+    row = (out / "progress.csv").read_text().splitlines()[1].split(",")
+    assert row[6] == "" and float(row[7]) > 0  # kl empty, entropy logged
+    p = run_script("rl2_mdp.py", *common, "--resume", str(out), "--total-timesteps", "400")
+    assert p.returncode == 0 and "resuming" in p.stdout and "cross-entropy" in p.stdout, p.stderr
+    p = run_script("rl2_mdp.py", *common, "--init-from", str(ckpt), "--total-timesteps", "200",
+                   "--out", str(tmp_path / "rl"))
+    assert p.returncode == 0 and "starting from the weights" in p.stdout and "KL" in p.stdout, p.stderr
+    p = run_script("rl2_mdp.py", "--n", "2", "--resume", str(tmp_path / "rl"), "--imitate", "myopic")
+    assert one_line_error(p) and "TRPO" in p.stderr
+    p = run_script("rl2_mdp.py", "--n", "2", "--imitate", "myopic", "--critic-sees-task", "--out", str(tmp_path / "y"))
+    assert one_line_error(p) and "--critic-sees-task" in p.stderr
+
+
 def test_rl2_mdp_bad_arguments_are_one_line_errors(capsys, tmp_path):
     for argv in (["--n", "0"], ["--n", "-3"], ["--eval-instances", "1"], ["--lr", "-1"], ["--gamma", "2"],
                  ["--total-timesteps", "0"], ["--prior", "flat"], ["--device", "tpu"], ["--eval-only"],

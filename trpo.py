@@ -99,6 +99,18 @@ def _assign(params, flat):
             i += p.numel()
 
 
+def average_gradients(agent):
+    """Data parallel (torchrun): every process applies the same gradient, the mean over processes."""
+    if not distributed():
+        return
+    grads = [p.grad for p in agent.parameters() if p.grad is not None]
+    flat = all_mean(torch.cat([g.reshape(-1) for g in grads]))
+    i = 0
+    for g in grads:
+        g.copy_(flat[i:i + g.numel()].view_as(g))
+        i += g.numel()
+
+
 def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, trials_per_minibatch=32,
            max_kl=0.01, backtrack_ratio=0.5, max_backtracks=10, vf_coef=1.0, ent_coef=0.0,
            max_grad_norm=None, generator=None):
@@ -148,13 +160,7 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
                 loss = loss - ent_coef * entropy(logits).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if distributed():  # data parallel: every process applies the same averaged gradient
-                grads = [p.grad for p in agent.parameters() if p.grad is not None]
-                flat = all_mean(torch.cat([g.reshape(-1) for g in grads]))
-                i = 0
-                for g in grads:
-                    g.copy_(flat[i:i + g.numel()].view_as(g))
-                    i += g.numel()
+            average_gradients(agent)
             if max_grad_norm:
                 nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
             optimizer.step()
@@ -187,6 +193,43 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
             "epoch_kept": best_epoch, "backtracks": backtracks,
             "clipfrac": stats["clipfrac"] / n_mb, "pg_loss": stats["pg_loss"] / n_mb,
             "v_loss": stats["v_loss"] / n_mb, "explained_variance": explained_variance(values, returns)}
+
+
+def imitation_step(agent, optimizer, obs, target, epochs=5, trials_per_minibatch=32, generator=None,
+                   max_grad_norm=10.0):
+    """One iteration of behaviour cloning, the supervised counterpart of update() (the paper's §3.1
+    ablation: "the same policy architecture [trained] with supervised learning" on an expert's trials).
+
+    obs (T, B, I): what the policy saw at every step of B whole trials; target (T, B, A): the expert's
+    action at each step as a distribution (uniform over tied actions: the expected one-hot label of an
+    expert that breaks ties at random). Minimises the cross-entropy for `epochs` passes over
+    minibatches of whole trials, the recurrent state replayed from each trial's start, as update()
+    does; no trust region and no value baseline. Returns the mean cross-entropy, accuracy (the
+    policy's most likely action is an expert action) and entropy of the last epoch's minibatches,
+    in update()'s dict (its TRPO-only entries 0 or NaN)."""
+    T, B, _ = obs.shape
+    h0 = agent.initial_state(B, obs.device)
+    params = agent.policy_parameters()
+    for epoch in range(epochs):
+        perm = torch.randperm(B, generator=generator)
+        loss_sum, acc_sum, ent_sum, batches = 0.0, 0.0, 0.0, 0
+        for start in range(0, B, trials_per_minibatch):
+            mb = perm[start:start + trials_per_minibatch]
+            logits, _, _ = agent(obs[:, mb], h0[mb], None, need_value=False)
+            loss = -(target[:, mb] * torch.log_softmax(logits, -1)).sum(-1).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            average_gradients(agent)
+            nn.utils.clip_grad_norm_(params, max_grad_norm)
+            optimizer.step()
+            with torch.no_grad():
+                hit = target[:, mb].gather(-1, logits.argmax(-1, keepdim=True)) > 0
+                ent_sum += entropy(logits).mean().item()
+            loss_sum, acc_sum, batches = loss_sum + loss.item(), acc_sum + hit.float().mean().item(), batches + 1
+    stats = all_mean(torch.tensor([loss_sum, acc_sum, ent_sum]) / batches).tolist()
+    nan = float("nan")  # update()'s diagnostics that have no meaning here (the CSV leaves them empty)
+    return {"ce_loss": stats[0], "accuracy": stats[1], "entropy": stats[2], "kl": 0.0, "pg_loss": stats[0],
+            "v_loss": 0.0, "clipfrac": nan, "explained_variance": nan, "backtracks": 0, "epoch_kept": 0}
 
 
 # ---- run bookkeeping shared by the rl2_*.py scripts: processes, seeds, checkpoints ----
