@@ -455,7 +455,7 @@ if __name__ == "__main__":
     B = args.trials_per_iter // world
     L = args.n * HORIZON  # steps per trial
     if log:
-        print(f"RL² MDP n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
+        print(f"{'DAgger on the myopic yardstick' if args.imitate else 'RL²'} MDP n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
               f"({args.trials_per_iter * L} steps) per iteration, {args.policy.upper()} {args.hidden}, phi {args.phi}, device {device}, "
               f"{world} process(es) x {args.threads} thread(s); OPSRL reference {opsrl_ref:.2f}, "
               f"random {random_ref:.2f}", flush=True)
