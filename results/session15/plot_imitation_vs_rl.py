@@ -14,7 +14,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RES = os.path.dirname(HERE)
 runs = [("RL² from scratch (TRPO, session 12, 2 processes)", os.path.join(RES, "session12/mdp_n10_cool0.25_60min/progress.csv"), 0),
         ("DAgger on the myopic yardstick (--imitate myopic)", os.path.join(HERE, "dagger_n10_cli/progress.csv"), 0),
-        ("TRPO from the 9.4-minute DAgger policy", os.path.join(HERE, "rl_n10_from_dagger/progress.csv"), 15_360_000)]
+        ("TRPO (λ = 0.3) from the probe's 9.4-minute DAgger policy", os.path.join(HERE, "rl_n10_from_dagger/progress.csv"), 15_360_000),
+        ("TRPO (λ = 0.95) from the DAgger policy above", os.path.join(HERE, "rl_n10_from_dagger_lam0.95/progress.csv"), 32_000_000)]
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 for label, path, offset in runs:
     if not os.path.isfile(path):
@@ -24,9 +25,10 @@ for label, path, offset in runs:
     reward = np.array([float(r["trial_reward"]) for r in rows])
     smooth = np.convolve(reward, np.ones(20) / 20, mode="valid")
     ax.plot(steps[19:] / 1e6, smooth, label=label)
-for y, name, style in ((159.69, "myopic yardstick 159.69", ":"), (156.2, "paper's RL² 156.2", "--"), (154.98, "BEB 154.98", "-.")):
+for y, name, style, x, va in ((159.69, "myopic yardstick 159.69", ":", 66, "bottom"), (156.2, "paper's RL² 156.2", "--", 1, "bottom"),
+                              (154.98, "BEB 154.98", "-.", 66, "top")):
     ax.axhline(y, color="gray", linestyle=style, linewidth=1)
-    ax.text(66, y + 0.3, name, fontsize=8, ha="right", color="gray")
+    ax.text(x, y, name, fontsize=8, ha="right" if x > 30 else "left", va=va, color="gray")
 ax.set_xlim(0, 67)
 ax.set_ylim(95, 165)
 ax.set_xlabel("env steps (millions)")
