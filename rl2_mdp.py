@@ -87,6 +87,8 @@ def parse_args(argv=None):
     p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")
     p.add_argument("--clip", type=float, default=0.1)
     p.add_argument("--ent-coef", type=float, default=0.0)
+    p.add_argument("--vf-coef", type=float, default=1.0,
+                   help="weight of the value loss beside the surrogate (with --shared it also trains the policy's GRU)")
     p.add_argument("--critic-sees-task", action="store_true",
                    help="beyond the paper: the value baseline also reads the MDP (R_mean and P); the policy never "
                         "does (gru.RecurrentAgent)")
@@ -142,6 +144,8 @@ def parse_args(argv=None):
             p.error(f"--{name.replace('_', '-')} must be positive")
     if not (0 <= a.gamma <= 1 and 0 <= a.lam <= 1):
         p.error("--gamma and --lam must lie in [0, 1]")
+    if a.vf_coef < 0:
+        p.error("--vf-coef must be non-negative")
     if a.ent_coef < 0:
         p.error("--ent-coef must be non-negative")
     if a.shared and a.critic_sees_task:
@@ -483,7 +487,7 @@ if __name__ == "__main__":
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                                epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
-                               ent_coef=args.ent_coef, generator=gen)
+                               vf_coef=args.vf_coef, ent_coef=args.ent_coef, generator=gen)
         trpo.stop_if_not_finite(info, agent, iteration + 1, ckpt_path)  # before anything is saved
         iteration += 1
         steps += rewards.numel() * world

@@ -1344,7 +1344,8 @@ def test_rl2_mdp_imitate_end_to_end(tmp_path):
 def test_rl2_mdp_bad_arguments_are_one_line_errors(capsys, tmp_path):
     for argv in (["--n", "0"], ["--n", "-3"], ["--eval-instances", "1"], ["--lr", "-1"], ["--gamma", "2"],
                  ["--total-timesteps", "0"], ["--prior", "flat"], ["--device", "tpu"], ["--eval-only"],
-                 ["--resume", str(tmp_path / "nowhere")], ["--n", "ten"], ["--seed", "-1"], ["--hidden", "0"]):
+                 ["--resume", str(tmp_path / "nowhere")], ["--n", "ten"], ["--seed", "-1"], ["--hidden", "0"],
+                 ["--vf-coef", "-1"]):
         with pytest.raises(SystemExit) as e:
             rl2_mdp.parse_args(argv)
         err = capsys.readouterr().err.strip().splitlines()
