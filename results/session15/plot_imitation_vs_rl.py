@@ -26,7 +26,7 @@ for label, path, offset in runs:
     smooth = np.convolve(reward, np.ones(20) / 20, mode="valid")
     ax.plot(steps[19:] / 1e6, smooth, label=label)
 for y, name, style, x, va in ((159.69, "myopic yardstick 159.69", ":", 66, "bottom"), (156.2, "paper's RL² 156.2", "--", 1, "bottom"),
-                              (154.98, "BEB 154.98", "-.", 66, "top")):
+                              (154.98, "BEB 154.98", "-.", 45, "top")):
     ax.axhline(y, color="gray", linestyle=style, linewidth=1)
     ax.text(x, y, name, fontsize=8, ha="right" if x > 30 else "left", va=va, color="gray")
 ax.set_xlim(0, 67)
