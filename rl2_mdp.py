@@ -251,7 +251,8 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
     (obs, actions, logits, values, states, dones; each (n * horizon, B, ...)).
     transition=True: phi with the previous (state, action) pair spelled out (--phi transition).
     targets=True (with store): the buffer also holds "targets" (n * horizon, B, A), the myopic yardstick's
-    action at every state the policy reaches given the trial's history so far (DAgger's labels)."""
+    action at every state the policy reaches given the trial's history so far (DAgger's labels), and no
+    "values" (DAgger fits no baseline, so the value network is not run)."""
     B, S, A, _ = P.shape
     device = P.device
     P_cum = P.cumsum(-1)
@@ -271,7 +272,7 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
         x = phi(s, a, r, d, S, A, prev_state=s_prev if transition else None)
         if task is not None:  # --critic-sees-task: the baseline also reads the MDP; the policy slices it off
             x = torch.cat([x, task], -1)
-        logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store)
+        logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store and not targets)  # DAgger needs no baseline
         logits = logits[0]
         u = torch.rand(B, 1, generator=generator).to(device)
         a = torch.searchsorted(torch.softmax(logits, -1).cumsum(-1), u).squeeze(-1).clamp_(max=A - 1)
@@ -287,7 +288,8 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
         if store:
             buf["obs"].append(x)
             buf["logits"].append(logits)
-            buf["values"].append(value[0])
+            if value is not None:
+                buf["values"].append(value[0])
             buf["actions"].append(a)
             buf["states"].append(s)
             buf["dones"].append(d)

@@ -226,7 +226,7 @@ def imitation_step(agent, optimizer, obs, target, epochs=5, trials_per_minibatch
                 hit = target[:, mb].gather(-1, logits.argmax(-1, keepdim=True)) > 0
                 ent_sum += entropy(logits).mean().item()
             loss_sum, acc_sum, batches = loss_sum + loss.item(), acc_sum + hit.float().mean().item(), batches + 1
-    stats = all_mean(torch.tensor([loss_sum, acc_sum, ent_sum]) / batches).tolist()
+    stats = all_mean(torch.tensor([loss_sum, acc_sum, ent_sum], device=obs.device) / batches).tolist()
     nan = float("nan")  # update()'s diagnostics that have no meaning here (the CSV leaves them empty)
     return {"ce_loss": stats[0], "accuracy": stats[1], "entropy": stats[2], "kl": 0.0, "pg_loss": stats[0],
             "v_loss": 0.0, "clipfrac": nan, "explained_variance": nan, "backtracks": 0, "epoch_kept": 0}

@@ -8,6 +8,8 @@ the action with the highest posterior-mean reward, prior N(1, 1), updated every 
 DAgger (Ross et al. 2011): the policy plays its own trials; at every state it reaches, the label is
 the myopic action given the history so far (uniform over tied arms), and the policy is fitted by
 cross-entropy on whole trials (minibatches of whole trials from h = 0, as trpo.update replays them).
+The numbers in the README came from this loop; `rl2_mdp.py --imitate myopic` now runs the same training
+(rl2_mdp.play(targets=True) and trpo.imitation_step) and is what the README's commands use.
 """
 import argparse, csv, math, os, sys, time
 import numpy as np
