@@ -50,6 +50,7 @@ class WNLinear(nn.Module):
 
 class GRU(nn.Module):
     """One GRU layer. forward(x (T,B,I), h0 (B,H), reset (T,B) or None) -> (outputs (T,B,H), h_T).
+    fused=None runs whole sequences on a GPU through PyTorch's fused kernel (see fused), else the loop.
 
     reset[t] = 1 zeroes the hidden state before step t. RL² resets the state only between trials,
     never between the episodes of a trial (§2.2); a rollout buffer that holds several trials back
@@ -80,9 +81,13 @@ class GRU(nn.Module):
             return self.weight_ih, self.weight_hh
         return weight_norm(self.weight_ih, self.g_ih), weight_norm(self.weight_hh, self.g_hh)
 
-    def forward(self, x, h0, reset=None):
+    def forward(self, x, h0, reset=None, fused=None):
         T, B, _ = x.shape
         w_ih, w_hh = self.weights()  # normalised once per call, not once per step
+        if fused is None:  # default: the fused kernel on a GPU, for whole sequences
+            fused = x.is_cuda and T > 1
+        if fused and (reset is None or not bool(reset.any())):
+            return self.fused(x, h0, w_ih, w_hh)
         # The input projections of all T steps in one matrix product; only h @ W_hh is sequential.
         gi = torch.addmm(self.bias_ih, x.reshape(T * B, -1), w_ih.t()).view(T, B, -1)
         w_hh_t = w_hh.t()
@@ -102,6 +107,16 @@ class GRU(nn.Module):
             h = n + z * (h - n)  # = (1 - z) * n + z * h, one op fewer
             outputs.append(h)
         return torch.stack(outputs), h
+
+    def fused(self, x, h0, w_ih, w_hh):
+        """The same recurrence in one call of PyTorch's own GRU kernel (cuDNN on a GPU), with our
+        weight-normed weights. On a GPU the loop above costs ~10 kernel launches per step, so a
+        500-step trial is launch-bound whatever the batch; the fused kernel runs the sequence at once.
+        Same equations and gate order, so the two agree to rounding (test_rl2 checks outputs and
+        gradients); used by default only on CUDA, for sequences with no reset inside."""
+        out, h_T = torch._VF.gru(x, h0.unsqueeze(0).contiguous(), [w_ih, w_hh, self.bias_ih, self.bias_hh],
+                                 True, 1, 0.0, self.training, False, False)
+        return out, h_T[0]
 
 
 class RecurrentAgent(nn.Module):

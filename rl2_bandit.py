@@ -96,6 +96,9 @@ def parse_args(argv=None):
     p.add_argument("--anneal-lr", type=float, nargs="?", const=1.0, default=0.0, metavar="F",
                    help="decay the Adam step size linearly to 0 over the last fraction F of the budget "
                         "(alone: F = 1, the whole budget; 0.3: a cool-down over the last 30%%)")
+    p.add_argument("--minutes", type=float, default=0.0, metavar="M",
+                   help="also stop after M minutes of training (wall time; 0: no limit); --anneal-lr then decays "
+                        "over the last fraction F of the M minutes, so a run on a faster machine simply takes more steps")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of a checkpoint with the same k and any n (a curriculum over n)")
     p.add_argument("--eval-instances", type=int, default=1000)
@@ -149,6 +152,8 @@ def parse_args(argv=None):
         p.error("--ent-coef must be non-negative")
     if a.value_scale < 0:
         p.error("--value-scale must be non-negative (0: raw rewards)")
+    if not 0 <= a.minutes < math.inf:
+        p.error("--minutes must be a non-negative number (0: no time limit)")
     trpo.check_run_args(p, a, EXPERIMENT, {"k": a.k, "n": a.n})  # shared flags, checkpoints, --init-from
     if a.dagger and not a.imitate:
         p.error("--dagger needs --imitate gittins")
@@ -626,7 +631,7 @@ if __name__ == "__main__":
     ref_probs = sample_bandits(2000, args.k, torch.Generator().manual_seed(args.seed + 2_000_003)).numpy()
     random_ref = args.n / 2
     gittins_ref = float(baselines.run_bandit_baselines(ref_probs.astype(np.float64), args.n, seed=args.seed,
-                                                       tune=False)[0]["Gittins"].mean()) if log else 0.0
+                                                       tune=False, methods=["Gittins"])[0]["Gittins"].mean()) if log else 0.0
     iteration, steps, seconds = 0, 0, 0.0
     kept = []
     if args.resume:
@@ -680,13 +685,17 @@ if __name__ == "__main__":
     trial_end = torch.zeros(args.n, B, device=device)
     trial_end[-1] = 1  # GAE runs across the n episodes and stops only at the trial's end
     reset = torch.zeros(args.n, B, device=device)
+    budget = args.minutes * 60
     while steps < args.total_timesteps:
-        stop = trpo.all_mean(torch.tensor(float(bool(interrupted)), device=device)).item() > 0  # all stop together
-        if stop:
+        # all processes stop together, and under --minutes they agree on the clock (rank 0's) for the schedule
+        clock = torch.tensor([float(bool(interrupted)), seconds if rank == 0 else 0.0], device=device)
+        stop, clock = (trpo.all_mean(clock) * world).tolist()
+        if stop > 0 or (budget and clock >= budget):
             break
         t0 = time.perf_counter()
         for group in optimizer.param_groups:  # --anneal-lr: smaller steps late average out the batch noise
-            group["lr"] = trpo.learning_rate(args.lr, steps, args.total_timesteps, args.anneal_lr)
+            group["lr"] = (trpo.learning_rate(args.lr, clock, budget, args.anneal_lr) if budget else
+                           trpo.learning_rate(args.lr, steps, args.total_timesteps, args.anneal_lr))
         gen = torch.Generator().manual_seed(trpo.seed_for(args.seed, rank, iteration))
         probs = sample_bandits(B, args.k, gen, device)
         if args.imitate:  # §3.1's ablation: behaviour cloning on B Gittins trials (the budget counts their steps)

@@ -87,6 +87,33 @@ def test_gru_sequence_equals_step_by_step_and_reset_zeroes_state():
     assert torch.allclose(with_reset[3:], fresh, atol=1e-6)
 
 
+def test_fused_gru_equals_the_loop_with_weight_norm_float64():
+    """GRU.fused (PyTorch's own GRU kernel, the default on CUDA) against the hand-written loop, weight norm
+    on: outputs, last state and every gradient, with a zero reset tensor (as trpo.update passes); a
+    reset inside the sequence must fall back to the loop."""
+    torch.manual_seed(0)
+    g = gru.GRU(5, 7).double()
+    with torch.no_grad():
+        for p in (g.bias_ih, g.bias_hh, g.g_ih, g.g_hh):
+            p.add_(torch.rand_like(p) - 0.5)
+    x, h0 = torch.randn(9, 4, 5, dtype=torch.float64), torch.randn(4, 7, dtype=torch.float64)
+    w = torch.randn(9, 4, 7, dtype=torch.float64)
+    results = []
+    for fused in (False, True):
+        g.zero_grad()
+        xx, hh = x.clone().requires_grad_(), h0.clone().requires_grad_()
+        out, h_T = g(xx, hh, torch.zeros(9, 4, dtype=torch.float64), fused=fused)
+        ((out * w).sum() + h_T.square().sum()).backward()
+        results.append([out.detach(), h_T.detach(), xx.grad, hh.grad] + [p.grad.clone() for p in g.parameters()])
+    assert len(results[0]) == 4 + 6
+    assert max((a - b).abs().max().item() for a, b in zip(*results)) < 1e-12
+    reset = torch.zeros(9, 4, dtype=torch.float64)
+    reset[4] = 1
+    with torch.no_grad():
+        assert torch.equal(g(x, h0, reset, fused=True)[0], g(x, h0, reset, fused=False)[0])
+        assert not torch.allclose(g(x, h0, reset, fused=True)[0], g(x, h0, fused=True)[0])
+
+
 # ---- trpo.py ----
 def naive_gae(r, v, end, gamma, lam):
     T, B = r.shape
@@ -375,6 +402,11 @@ def test_rl2_bandit_pair_phi_end_to_end(tmp_path):
     p = run_script("rl2_bandit.py", *common, "--n", "8", "--phi", "pair", "--init-from", str(ckpt),
                    "--total-timesteps", "80", "--out", str(tmp_path / "y"))  # the same phi: a curriculum over n
     assert p.returncode == 0 and "starting from the weights" in p.stdout, p.stderr
+    # --minutes: the wall-clock budget stops the run (here after its first iteration) long before the steps do
+    p = run_script("rl2_bandit.py", *common, "--n", "4", "--phi", "pair", "--minutes", "1e-9", "--anneal-lr",
+                   "--total-timesteps", "1000000", "--out", str(tmp_path / "z"))
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "z" / "results.json").read_text())["steps"] == 40
 
 
 def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
@@ -2049,7 +2081,8 @@ def test_bad_flags_are_one_line_errors_with_exit_code_2(capsys, tmp_path):
                      ["--bench-scaling", "2", "--resume", str(tmp_path / "empty")],
                      ["--resume", str(tmp_path / "empty")], ["--eval-only"],
                      ["--eval-only", "--checkpoint", str(tmp_path / "missing.pt")],
-                     ["--out", str(tmp_path / "afile" / "sub")], ["--bogus"]],
+                     ["--out", str(tmp_path / "afile" / "sub")], ["--bogus"], ["--minutes", "-1"],
+                     ["--minutes", "inf"]],
         rl2_mdp: [["--n", "x"], ["--threads", "0"], ["--max-kl", "-1"], ["--seed", "-2"], ["--device", "cuda"],
                   ["--clip", "inf"], ["--prior", "flat"], ["--out", str(tmp_path / "afile")]],
         rl2_maze: [["--size", "2"], ["--eval-mazes", "5000"], ["--vf-coef", "nan"], ["--device", "cuda:0"],
