@@ -15,6 +15,10 @@ R=runs/s16
 rm -rf $R; mkdir -p $R $OUTDIR
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
+DEADLINE=${DEADLINE:-570}  # seconds: everything is packed before the device call's limit
+# a stage's hard limit: its budget + 90 s, never past the deadline (SIGINT: it finishes the iteration and saves)
+limit() { python3 -c "import time; print(max(20, min(int($1*60+90), $DEADLINE - 25 - (int(time.time()) - $T0))))"; }
+pack() { tar czf $OUTDIR/gpu.tar.gz $R 2>/dev/null; }
 stamp "start"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | head -3
 lscpu | grep -m1 'Model name'
@@ -59,19 +63,19 @@ SMOKE=$!
 COMMON="--k 50 --phi pair --hidden 128 --max-kl 0.02 --total-timesteps 2000000000 --device $DEV --eval-instances 1000 --no-baselines --checkpoint-every 5"
 # 3. stage A, n = 10 (CPU recipe: 1.5M steps, 250 trials; here 1000 trials per batch on a time budget)
 stamp "stage A"
-timeout -k 20 -s INT $(python3 -c "print(int($MIN_A*60+90))") $PY rl2_bandit.py $COMMON --n 10 --trials-per-iter 1000 --minibatch 128 \
+pack; timeout -k 15 -s INT $(limit $MIN_A) $PY rl2_bandit.py $COMMON --n 10 --trials-per-iter 1000 --minibatch 128 \
     --minutes $MIN_A --out $R/k50n10 2>&1 | tee -a $R/stages.log | grep -v "^iter" ; tail -3 $R/k50n10/progress.csv
 # 4. stage B, n = 100: the session-14 recipe (lr 5e-3, lambda 0.9, cool-down over the last 75%) with the paper's batch
 stamp "stage B"
-timeout -k 20 -s INT $(python3 -c "print(int($MIN_B*60+90))") $PY rl2_bandit.py $COMMON --n 100 --init-from $R/k50n10/checkpoint.pt \
+pack; timeout -k 15 -s INT $(limit $MIN_B) $PY rl2_bandit.py $COMMON --n 100 --init-from $R/k50n10/checkpoint.pt \
     --lr 5e-3 --lam 0.9 --trials-per-iter 2500 --minibatch 250 --anneal-lr 0.75 --minutes $MIN_B --out $R/k50n100 2>&1 | tee -a $R/stages.log | grep -v "^iter" ; tail -3 $R/k50n100/progress.csv
 # 5. stage C, n = 500: RL at the full horizon from the n = 100 policy, the paper's 500 trials per batch
 stamp "stage C"
-timeout -k 20 -s INT $(python3 -c "print(int($MIN_C*60+90))") $PY rl2_bandit.py $COMMON --n 500 --init-from $R/k50n100/checkpoint.pt \
+pack; timeout -k 15 -s INT $(limit $MIN_C) $PY rl2_bandit.py $COMMON --n 500 --init-from $R/k50n100/checkpoint.pt \
     --lr 1e-3 --lam 0.9 --trials-per-iter 500 --minibatch 125 --anneal-lr 0.5 --minutes $MIN_C --out $R/k50n500 2>&1 | tee -a $R/stages.log | grep -v "^iter" ; tail -3 $R/k50n500/progress.csv
 stamp "stages done"
 kill $SMOKE 2>/dev/null; wait $SMOKE 2>/dev/null
 grep -E 'RL2|error|Error|wrote|\+ ' $R/smoke.log | head -40
 nvidia-smi --query-gpu=memory.used --format=csv 2>&1 | tail -1
-tar czf $OUTDIR/gpu.tar.gz $R
+pack
 stamp "end"
