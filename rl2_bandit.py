@@ -152,8 +152,6 @@ def parse_args(argv=None):
         p.error("--ent-coef must be non-negative")
     if a.value_scale < 0:
         p.error("--value-scale must be non-negative (0: raw rewards)")
-    if not 0 <= a.minutes < math.inf:
-        p.error("--minutes must be a non-negative number (0: no time limit)")
     trpo.check_run_args(p, a, EXPERIMENT, {"k": a.k, "n": a.n})  # shared flags, checkpoints, --init-from
     if a.dagger and not a.imitate:
         p.error("--dagger needs --imitate gittins")
@@ -605,8 +603,10 @@ if __name__ == "__main__":
         trpo.input_error("--imitate runs in one process (no torchrun)")
 
     if args.eval_only:
-        ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"k": args.k, "n": args.n})
+        ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"k": args.k})
         checkpoint_policy(ckpt, args, args.checkpoint)
+        if ckpt["n"] != args.n:  # the algorithm learned on n-pull trials, played for another number of pulls
+            print(f"evaluating a policy trained on n = {ckpt['n']} pull trials at n = {args.n}")
         agent = make_agent(args.policy, n_inputs(args.k, args.phi), args.k, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
         agent.load_state_dict(ckpt["agent"])
         rows, hyper, _ = evaluate(agent, args, device)
@@ -685,17 +685,10 @@ if __name__ == "__main__":
     trial_end = torch.zeros(args.n, B, device=device)
     trial_end[-1] = 1  # GAE runs across the n episodes and stops only at the trial's end
     reset = torch.zeros(args.n, B, device=device)
-    budget = args.minutes * 60
     while steps < args.total_timesteps:
-        # all processes stop together, and under --minutes they agree on the clock (rank 0's) for the schedule
-        clock = torch.tensor([float(bool(interrupted)), seconds if rank == 0 else 0.0], device=device)
-        stop, clock = (trpo.all_mean(clock) * world).tolist()
-        if stop > 0 or (budget and clock >= budget):
+        if trpo.start_iteration(optimizer, args, steps, seconds, interrupted, device):  # all processes together
             break
         t0 = time.perf_counter()
-        for group in optimizer.param_groups:  # --anneal-lr: smaller steps late average out the batch noise
-            group["lr"] = (trpo.learning_rate(args.lr, clock, budget, args.anneal_lr) if budget else
-                           trpo.learning_rate(args.lr, steps, args.total_timesteps, args.anneal_lr))
         gen = torch.Generator().manual_seed(trpo.seed_for(args.seed, rank, iteration))
         probs = sample_bandits(B, args.k, gen, device)
         if args.imitate:  # §3.1's ablation: behaviour cloning on B Gittins trials (the budget counts their steps)

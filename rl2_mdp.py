@@ -101,6 +101,9 @@ def parse_args(argv=None):
     p.add_argument("--anneal-lr", type=float, nargs="?", const=1.0, default=0.0, metavar="F",
                    help="decay the Adam step size linearly to 0 over the last fraction F of the budget "
                         "(alone: F = 1, the whole budget; 0.3: a cool-down over the last 30%%)")
+    p.add_argument("--minutes", type=float, default=0.0, metavar="M",
+                   help="also stop after M minutes of training (wall time; 0: no limit); --anneal-lr then decays "
+                        "over the last fraction F of the M minutes, so a run on a faster machine simply takes more steps")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of an MDP checkpoint with any n (a curriculum over n)")
     p.add_argument("--eval-instances", type=int, default=1000)
@@ -400,8 +403,10 @@ if __name__ == "__main__":
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
 
     if args.eval_only:
-        ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {"n": args.n})
+        ckpt = trpo.load_checkpoint(args.checkpoint, EXPERIMENT, {})
         checkpoint_policy(ckpt, args, args.checkpoint)
+        if ckpt["n"] != args.n:  # the algorithm learned on n-episode trials, played for another number of episodes
+            print(f"evaluating a policy trained on n = {ckpt['n']} episode trials at n = {args.n}")
         args.hidden, args.lr = ckpt["hidden"], ckpt.get("args", {}).get("lr", args.lr)  # as trained
         agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, ckpt["hidden"], shared=args.shared, critic_extra=critic_extra(args)).to(device)
         agent.load_state_dict(ckpt["agent"])
@@ -469,12 +474,9 @@ if __name__ == "__main__":
     trial_end[-1] = 1  # GAE runs across the n episodes and stops only at the trial's end
     reset = torch.zeros(L, B, device=device)
     while steps < args.total_timesteps:
-        stop = trpo.all_mean(torch.tensor(float(bool(interrupted)), device=device)).item() > 0  # all stop together
-        if stop:
+        if trpo.start_iteration(optimizer, args, steps, seconds, interrupted, device):  # all processes together
             break
         t0 = time.perf_counter()
-        for group in optimizer.param_groups:  # --anneal-lr: smaller steps late average out the batch noise
-            group["lr"] = trpo.learning_rate(args.lr, steps, args.total_timesteps, args.anneal_lr)
         iter_seed = trpo.seed_for(args.seed, rank, iteration)  # exact resume (trpo.seed_for)
         gen = torch.Generator().manual_seed(iter_seed)
         P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device)

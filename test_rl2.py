@@ -395,6 +395,9 @@ def test_rl2_bandit_pair_phi_end_to_end(tmp_path):
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--checkpoint", str(ckpt),
                    "--eval-instances", "20", "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "7", "--eval-only", "--checkpoint", str(ckpt),
+                   "--eval-instances", "20", "--no-baselines")  # the n = 4 policy played for 7 pulls
+    assert p.returncode == 0 and "trained on n = 4 pull trials at n = 7" in p.stdout, p.stderr
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--phi", "paper", "--checkpoint", str(ckpt))
     assert one_line_error(p) and "--phi pair" in p.stderr
     p = run_script("rl2_bandit.py", *common, "--n", "8", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
@@ -421,7 +424,7 @@ def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
     assert (out / "learning_curve.png").stat().st_size > 0 and (out / "checkpoint.pt").exists()
     lines = (out / "progress.csv").read_text().strip().splitlines()
     assert len(lines) == 1 + 2  # header + two iterations of 400 steps
-    # eval-only of the checkpoint works; a foreign shape or a corrupted file is a one-line error
+    # eval-only of the checkpoint works, also at another n; a corrupted file is a one-line error
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--checkpoint", str(out / "checkpoint.pt"),
                    "--eval-instances", "20", "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
@@ -1171,13 +1174,14 @@ def test_rl2_mdp_end_to_end_resume_and_bad_inputs(tmp_path):
     assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
     iters = [int(r.split(",")[0]) for r in (out / "progress.csv").read_text().strip().splitlines()[1:]]
     assert iters == [1, 2, 3] and json.loads((out / "results.json").read_text())["steps"] == 600
-    # eval-only of the checkpoint works; a foreign shape or a corrupted file is a one-line error
+    # eval-only of the checkpoint works, also at another n; a corrupted file is a one-line error
     ckpt = str(out / "checkpoint.pt")
     p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", ckpt, "--eval-instances", "20",
                    "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout and "Oracle" in p.stdout, p.stderr
-    p = run_script("rl2_mdp.py", "--n", "3", "--eval-only", "--checkpoint", ckpt)
-    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "--n 2" in p.stderr
+    p = run_script("rl2_mdp.py", "--n", "3", "--eval-only", "--checkpoint", ckpt, "--eval-instances", "20",
+                   "--no-baselines")  # the n = 2 policy played for 3 episodes
+    assert p.returncode == 0 and "trained on n = 2 episode trials at n = 3" in p.stdout, p.stderr
     bad = tmp_path / "bad.pt"
     bad.write_bytes((out / "checkpoint.pt").read_bytes()[:300])
     p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(bad))
@@ -1274,6 +1278,11 @@ def test_rl2_mdp_transition_phi_end_to_end(tmp_path):
     assert one_line_error(p) and "--phi transition" in p.stderr
     p = run_script("rl2_mdp.py", "--n", "3", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
     assert one_line_error(p) and "--phi" in p.stderr
+    # --minutes: the wall-clock budget stops the run after its first iteration, long before the steps do
+    p = run_script("rl2_mdp.py", *common, "--phi", "transition", "--minutes", "1e-9", "--anneal-lr", "0.5",
+                   "--total-timesteps", "1000000", "--out", str(tmp_path / "z"))
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "z" / "results.json").read_text())["steps"] == 200
 
 
 def test_rl2_mdp_shared_value_head_end_to_end(tmp_path):
@@ -2084,7 +2093,7 @@ def test_bad_flags_are_one_line_errors_with_exit_code_2(capsys, tmp_path):
                      ["--out", str(tmp_path / "afile" / "sub")], ["--bogus"], ["--minutes", "-1"],
                      ["--minutes", "inf"]],
         rl2_mdp: [["--n", "x"], ["--threads", "0"], ["--max-kl", "-1"], ["--seed", "-2"], ["--device", "cuda"],
-                  ["--clip", "inf"], ["--prior", "flat"], ["--out", str(tmp_path / "afile")]],
+                  ["--clip", "inf"], ["--prior", "flat"], ["--out", str(tmp_path / "afile")], ["--minutes", "-5"]],
         rl2_maze: [["--size", "2"], ["--eval-mazes", "5000"], ["--vf-coef", "nan"], ["--device", "cuda:0"],
                    ["--seed", "-1"], ["--rollout-steps", "0"], ["--obs", "rgb"], ["--out", str(tmp_path / "afile")]],
     }
@@ -2108,7 +2117,7 @@ def test_bad_checkpoints_are_one_line_errors_with_exit_code_2(capsys, tmp_path):
     ckpt = str(run / "checkpoint.pt")
     for module, argv, words in (
             (rl2_bandit, ["--k", "3", "--n", "10", "--resume", str(trunc)], "cannot read checkpoint"),
-            (rl2_bandit, ["--k", "4", "--n", "10", "--eval-only", "--checkpoint", ckpt], "--k 3 --n 10, not --k 4"),
+            (rl2_bandit, ["--k", "4", "--n", "10", "--eval-only", "--checkpoint", ckpt], "with --k 3, not --k 4"),
             (rl2_mdp, ["--eval-only", "--checkpoint", ckpt], "not an RL² mdp checkpoint"),
             (rl2_maze, ["--resume", str(run)], "not an RL² maze checkpoint")):
         with pytest.raises(SystemExit) as e:

@@ -254,7 +254,8 @@ def check_run_args(parser, a, experiment, shape):
     """Flags every rl2_*.py script shares: every float flag is finite, --seed >= 0, --eval-only
     needs an existing --checkpoint, --device is a usable device (auto picks cuda when present),
     --resume names a folder holding a checkpoint of this experiment and shape (e.g. {"k": 5, "n": 10}),
-    --out can be created, --bench-scaling N >= 2, --init-from (where the script has it: a curriculum
+    --out can be created, --bench-scaling N >= 2, --eval-only's checkpoint may differ in n where the script
+    has --init-from (the algorithm learned on n-episode trials played for another number of episodes), --init-from (where the script has it: a curriculum
     over n) names a checkpoint of this experiment, the same shape apart from n and the same --policy,
     whose network size then becomes --hidden.
     Problems go to parser.error (one line, exit 2)."""
@@ -263,6 +264,8 @@ def check_run_args(parser, a, experiment, shape):
             parser.error(f"--{name.replace('_', '-')} must be a finite number, not {value}")
     if a.seed < 0:
         parser.error("--seed must be non-negative")
+    if getattr(a, "minutes", 0.0) < 0:
+        parser.error("--minutes must be non-negative (0: no time limit)")
     if not 0 <= getattr(a, "anneal_lr", 0.0) <= 1:
         parser.error(f"--anneal-lr F decays over the last fraction F of the budget: F must lie in [0, 1] (0: off), not {a.anneal_lr}")
     if a.bench_scaling is not None and a.bench_scaling < 2:
@@ -286,8 +289,8 @@ def check_run_args(parser, a, experiment, shape):
     # a checkpoint to resume or evaluate is checked now, before any slow set-up (exit 2 on a problem)
     if a.resume:
         load_checkpoint(os.path.join(a.resume, "checkpoint.pt"), experiment, shape)
-    if a.eval_only:
-        load_checkpoint(a.checkpoint, experiment, shape)
+    if a.eval_only:  # where a curriculum over n exists, a policy may also be played at another n
+        load_checkpoint(a.checkpoint, experiment, curriculum_shape(shape) if hasattr(a, "init_from") else shape)
     if getattr(a, "init_from", None):
         if a.resume or a.eval_only:
             parser.error("--init-from starts a new run: drop --resume and --eval-only")
@@ -310,6 +313,24 @@ def learning_rate(lr, steps, total, anneal=0.0):
     if anneal <= 0:
         return lr
     return lr * min(1.0, max(0.0, (total - steps) / (anneal * total)))
+
+
+def start_iteration(optimizer, args, steps, seconds, interrupted, device):
+    """Top of an outer-loop iteration: True to stop (an interrupt in any process, or the --minutes budget
+    spent), else set this iteration's Adam step size (--anneal-lr over the steps, or over the clock when
+    --minutes is set). Under torchrun every process decides on the same numbers: the interrupt flags are
+    summed and the clock is rank 0's, so the parameters stay identical."""
+    world = dist.get_world_size() if distributed() else 1
+    rank0 = not distributed() or dist.get_rank() == 0
+    flags = torch.tensor([float(bool(interrupted)), seconds if rank0 else 0.0], dtype=torch.float64, device=device)
+    stop, clock = (all_mean(flags) * world).tolist()
+    budget = args.minutes * 60
+    if stop > 0 or (budget and clock >= budget):
+        return True
+    for group in optimizer.param_groups:  # --anneal-lr: smaller steps late average out the batch noise
+        group["lr"] = (learning_rate(args.lr, clock, budget, args.anneal_lr) if budget else
+                       learning_rate(args.lr, steps, args.total_timesteps, args.anneal_lr))
+    return False
 
 
 def seed_for(*keys):
