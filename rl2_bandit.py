@@ -90,6 +90,9 @@ def parse_args(argv=None):
     p.add_argument("--value-scale", type=float, default=0.0, metavar="S",
                    help="fit the value baseline to returns of (r - 0.5) / S instead of r (0: raw rewards); "
                         "the fitted advantages are the same (see value_rewards)")
+    p.add_argument("--critic-sees-time", action="store_true",
+                   help="beyond the paper: the value baseline also reads the time in the trial, t/n and the discount "
+                        "mass left 1 - gamma^(n - t) (the policy never does; see time_features)")
     p.add_argument("--critic-sees-task", action="store_true",
                    help="beyond the paper: the value baseline also reads the arm means p (the policy never does; "
                         "see gru.RecurrentAgent)")
@@ -157,6 +160,8 @@ def parse_args(argv=None):
         p.error("--dagger needs --imitate gittins")
     if a.critic_sees_task and a.imitate:
         p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
+    if a.critic_sees_time and a.imitate:
+        p.error("--critic-sees-time changes the TRPO baseline; --imitate has none")
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
         a.phi = a.phi or "paper"
@@ -195,10 +200,12 @@ def n_inputs(k, kind):
 
 
 @torch.no_grad()
-def play(agent, probs, n, generator, store=False, pair=False):
+def play(agent, probs, n, generator, store=False, pair=False, critic_task=False, critic_time=None):
     """Play B = len(probs) trials of n pulls with the recurrent policy, all trials at once.
     The hidden state starts at zero for each trial and is carried across its n episodes.
-    Returns rewards (n, B) and, with store=True, the rollout buffer for the TRPO update."""
+    Returns rewards (n, B) and, with store=True, the rollout buffer for the TRPO update.
+    With store=True, what only the baseline reads goes after phi: the arm means p (critic_task) and
+    critic_time[t], an (n, m) table of per-step features (time_features)."""
     B, k = probs.shape
     device = probs.device
     h = agent.initial_state(B, device)
@@ -210,8 +217,9 @@ def play(agent, probs, n, generator, store=False, pair=False):
     privileged = store and getattr(agent, "critic_extra", 0)
     for t in range(n):
         x = phi(a, r, d, k, pair)
-        if privileged:  # --critic-sees-task: the baseline also reads p; the policy slices it off
-            x = torch.cat([x, probs], -1)
+        if privileged:  # --critic-sees-task / -time: the baseline also reads these; the policy slices them off
+            extra = ([probs] if critic_task else []) + ([critic_time[t].expand(B, -1)] if critic_time is not None else [])
+            x = torch.cat([x] + extra, -1)
         logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store)
         logits = logits[0]
         u = torch.rand(B, 1, generator=generator).to(device)
@@ -320,11 +328,22 @@ def checkpoint_policy(ckpt, args, path):
     args.phi = trpo.checkpoint_phi(ckpt, args.phi, path)
     args.dagger = bool(imitate) and (args.dagger or bool(ckpt.get("dagger")))
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
+    args.critic_sees_time = bool(ckpt.get("critic_sees_time", False))
 
 
 def critic_extra(args):
-    """Width of what only the value baseline reads after phi: the k arm means with --critic-sees-task."""
-    return args.k if args.critic_sees_task else 0
+    """Width of what only the value baseline reads after phi: the k arm means with --critic-sees-task,
+    then 2 time features with --critic-sees-time."""
+    return (args.k if args.critic_sees_task else 0) + (2 if getattr(args, "critic_sees_time", False) else 0)
+
+
+def time_features(n, gamma, device="cpu"):
+    """(n, 2): t / n and 1 - gamma^(n - t) at each step t of the trial, for --critic-sees-time. The discounted
+    return from step t is sum_{l < n - t} gamma^l r_{t+l}, so at a steady reward rate it is proportional to the
+    second feature: a baseline that knows it need not count to n in its hidden state. Measured (README, session
+    16): at n = 500 the baseline without it is off by -29 to +43 depending on t."""
+    t = torch.arange(n, dtype=torch.float32, device=device)
+    return torch.stack([t / n, 1 - gamma ** (n - t)], 1)
 
 
 def write_results(out_dir, results, merge=False):
@@ -652,8 +671,12 @@ if __name__ == "__main__":
     elif args.init_from:  # curriculum over n: the algorithm learned on short trials is the starting point
         init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {"k": args.k})
         trpo.checkpoint_phi(init, args.phi, args.init_from)  # the same phi, or the weights mean nothing
-        if init.get("critic_sees_task") and not args.critic_sees_task:
-            trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
+        for flag in ("critic_sees_task", "critic_sees_time"):  # extra baseline inputs are only ever appended
+            if init.get(flag, False) != getattr(args, flag) and (init.get(flag) or init.get("critic_sees_task")
+                                                                 or init.get("critic_sees_time")):
+                trpo.input_error(f"{args.init_from} was trained with {'--critic-sees-task' if init.get('critic_sees_task') else 'no --critic-sees-task'} "
+                                 f"and {'--critic-sees-time' if init.get('critic_sees_time') else 'no --critic-sees-time'}: "
+                                 f"use the same flags (a plain checkpoint can gain either)")
         load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for p
         if log:
             print(f"starting from the weights of {args.init_from}")
@@ -667,7 +690,8 @@ if __name__ == "__main__":
     def state():
         return {"experiment": EXPERIMENT, "k": args.k, "n": args.n, "hidden": args.hidden,
                 "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger,
-                "critic_sees_task": args.critic_sees_task, "phi": args.phi, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "critic_sees_task": args.critic_sees_task, "critic_sees_time": args.critic_sees_time, "phi": args.phi,
+                "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
@@ -703,7 +727,8 @@ if __name__ == "__main__":
             if not args.dagger:
                 rewards = play(agent, probs, args.n, gen, pair=pair)  # the policy's own trials, only to measure trial_reward
         else:
-            rewards, batch = play(agent, probs, args.n, gen, store=True, pair=pair)
+            rewards, batch = play(agent, probs, args.n, gen, store=True, pair=pair, critic_task=args.critic_sees_task,
+                                  critic_time=time_features(args.n, args.gamma, device) if args.critic_sees_time else None)
             adv, ret = trpo.gae(value_rewards(rewards, args), batch["values"], trial_end, args.gamma, args.lam)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
@@ -762,7 +787,7 @@ if __name__ == "__main__":
                "bayes_optimal": baselines.bayes_optimal_bandit(args.k, args.n),
                "paper": dict(baselines.PAPER_TABLE1.get((args.n, args.k), {})),
                "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger, "gittins_reference": gittins_ref,
-               "critic_sees_task": args.critic_sees_task, "phi": args.phi}
+               "critic_sees_task": args.critic_sees_task, "critic_sees_time": args.critic_sees_time, "phi": args.phi}
     if args.analyse:
         results["analysis"] = analyse(agent.cpu(), args, args.out)
     write_results(args.out, results)

@@ -279,7 +279,7 @@ def test_critic_only_inputs_never_reach_the_policy(policy):
     agent = gru.make_agent(policy, k + 2, k, 32, critic_extra=k)
     gen = torch.Generator().manual_seed(0)
     probs = rl2_bandit.sample_bandits(B, k, gen)
-    _, batch = rl2_bandit.play(agent, probs, n, gen, store=True)
+    _, batch = rl2_bandit.play(agent, probs, n, gen, store=True, critic_task=True)
     assert batch["obs"].shape == (n, B, 2 * k + 2) and torch.equal(batch["obs"][:, :, k + 2:],
                                                                      probs.expand(n, B, k))
     other = batch["obs"].clone()
@@ -293,6 +293,19 @@ def test_critic_only_inputs_never_reach_the_policy(policy):
     assert torch.equal(logits3, logits)
     with pytest.raises(ValueError):
         gru.RecurrentAgent(k + 2, k, 32, shared=True, critic_extra=k)
+    # --critic-sees-time (after the task when both): t / n and the discount mass left, 1 - gamma^(n - t)
+    feats = rl2_bandit.time_features(n, 0.9)
+    assert torch.allclose(feats[0], torch.tensor([0.0, 1 - 0.9 ** n])) and torch.allclose(feats[-1], torch.tensor([(n - 1) / n, 0.1]))
+    both = gru.make_agent(policy, k + 2, k, 32, critic_extra=k + 2)
+    _, batch = rl2_bandit.play(both, probs, n, torch.Generator().manual_seed(0), store=True, critic_task=True,
+                               critic_time=feats)
+    assert torch.equal(batch["obs"][:, :, k + 2:2 * k + 2], probs.expand(n, B, k))
+    assert torch.equal(batch["obs"][:, :, 2 * k + 2:], feats.unsqueeze(1).expand(n, B, 2))
+    other = batch["obs"].clone()
+    other[:, :, 2 * k + 2:] = 0
+    logits, values, _ = both(batch["obs"], h0)
+    logits2, values2, _ = both(other, h0)
+    assert torch.equal(logits, logits2) and (values - values2).abs().max() > 1e-4
 
 
 def test_load_widened_reproduces_the_plain_baseline():
@@ -465,6 +478,22 @@ def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "9", "--init-from", str(crit / "checkpoint.pt"))
     assert one_line_error(p) and "--critic-sees-task" in p.stderr
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "9", "--init-from", str(crit / "checkpoint.pt"),
+                   "--critic-sees-task", "--critic-sees-time")  # extra inputs are appended only to a plain baseline
+    assert one_line_error(p) and "--critic-sees-time" in p.stderr
+    # --critic-sees-time from the plain checkpoint: two more baseline inputs, recorded and adopted
+    tim = tmp_path / "time"
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "8", "--init-from", str(out / "checkpoint.pt"),
+                   "--critic-sees-time", "--total-timesteps", "800", "--trials-per-iter", "100",
+                   "--eval-instances", "20", "--no-baselines", "--out", str(tim))
+    assert p.returncode == 0, p.stderr
+    ckpt = torch.load(tim / "checkpoint.pt", weights_only=True)
+    assert ckpt["critic_sees_time"] and not ckpt["critic_sees_task"]
+    assert ckpt["agent"]["v_gru.weight_ih"].shape == (48, 3 + 2 + 2)
+    assert json.loads((tim / "results.json").read_text())["critic_sees_time"]
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "8", "--resume", str(tim), "--total-timesteps", "1600",
+                   "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
 
 
 from pathlib import Path  # noqa: E402
