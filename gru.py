@@ -279,19 +279,22 @@ def check_against_torch(T=7, B=5, I=6, H=8, seed=0):
 
 
 def benchmark(T=100, B=256, I=256, H=256, repeats=5):
-    """Forward+backward seconds per call, hand-written GRU (weight norm on and off) vs torch.nn.GRU,
+    """Forward+backward seconds per call, hand-written GRU (weight norm on and off, loop and fused) vs torch.nn.GRU,
     interleaved in one run so machine noise hits all of them alike. Returns the median times."""
     torch.manual_seed(0)
     x = torch.randn(T, B, I)
     h0 = torch.zeros(B, H)
     models = {"hand": GRU(I, H, weight_norm=False), "hand+wn": GRU(I, H, weight_norm=True),
-              "torch": nn.GRU(I, H)}
+              "wn fused": GRU(I, H, weight_norm=True), "torch": nn.GRU(I, H)}
 
     def step(name):
         m = models[name]
         m.zero_grad(set_to_none=True)
         t0 = time.perf_counter()
-        out, hT = m(x, h0) if name != "torch" else m(x, h0.unsqueeze(0))
+        if name == "torch":
+            out, hT = m(x, h0.unsqueeze(0))
+        else:  # "wn fused": our weights through PyTorch's GRU kernel (GRU.fused, the default on CUDA)
+            out, hT = m(x, h0, fused=name == "wn fused")
         out.sum().backward()
         return time.perf_counter() - t0
 
