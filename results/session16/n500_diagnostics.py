@@ -50,6 +50,9 @@ def diagnose(path):
         ev = 1 - err.var() / ret[s].var()
         rows.append((b, rewards[s].mean().item(), regret[s].mean().item(), ent[s].mean().item(),
                      new[s].sum(0).mean().item(), ev.item(), err.mean().item()))
+    err = values - ret
+    rows.append(("all", rewards.mean().item(), regret.mean().item(), ent.mean().item(), new.sum(0).mean().item(),
+                 (1 - err.var() / ret.var()).item(), err.mean().item()))
     return rewards.sum(0).mean().item(), tried.sum(1).float().mean().item(), rows
 
 
@@ -59,4 +62,5 @@ if __name__ == "__main__":
         print(f"{path}: total {total:.2f}, arms tried per trial {arms:.1f} of {K}")
         print("  pulls      reward/pull  regret/pull  entropy  new arms  value EV  value bias")
         for b, r, reg, e, nw, ev, bias in rows:
-            print(f"  {b:3d}-{b + BLOCK - 1:3d}   {r:10.4f}  {reg:11.4f}  {e:7.3f}  {nw:8.2f}  {ev:8.3f}  {bias:+10.3f}")
+            label = f"{b:3d}-{b + BLOCK - 1:3d}" if b != "all" else "    all"
+            print(f"  {label}   {r:10.4f}  {reg:11.4f}  {e:7.3f}  {nw:8.2f}  {ev:8.3f}  {bias:+10.3f}")
