@@ -90,6 +90,9 @@ def parse_args(argv=None):
     p.add_argument("--value-scale", type=float, default=0.0, metavar="S",
                    help="fit the value baseline to returns of (r - 0.5) / S instead of r (0: raw rewards); "
                         "the fitted advantages are the same (see value_rewards)")
+    p.add_argument("--shared", action="store_true",
+                   help="beyond the paper for bandits: a value head on the policy's GRU instead of a separate value "
+                        "GRU (the paper's maze network; rl2_mdp.py's best recipe) (with --eval-only / --resume: the checkpoint's)")
     p.add_argument("--critic-sees-time", action="store_true",
                    help="beyond the paper: the value baseline also reads the time in the trial, t/n and the discount "
                         "mass left 1 - gamma^(n - t) (the policy never does; see time_features)")
@@ -162,6 +165,10 @@ def parse_args(argv=None):
         p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
     if a.critic_sees_time and a.imitate:
         p.error("--critic-sees-time changes the TRPO baseline; --imitate has none")
+    if a.shared and (a.critic_sees_task or a.critic_sees_time):
+        p.error("--shared excludes --critic-sees-task / --critic-sees-time: the policy's GRU must not read them")
+    if a.shared and a.policy == "mlp":
+        p.error("--shared is for --policy gru (the MLP has its own value layers)")
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
         a.phi = a.phi or "paper"
@@ -329,6 +336,7 @@ def checkpoint_policy(ckpt, args, path):
     args.dagger = bool(imitate) and (args.dagger or bool(ckpt.get("dagger")))
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
     args.critic_sees_time = bool(ckpt.get("critic_sees_time", False))
+    args.shared = bool(ckpt.get("shared", False))  # one GRU with two heads, or two GRUs
 
 
 def critic_extra(args):
@@ -616,7 +624,7 @@ if __name__ == "__main__":
     if args.trials_per_iter % world:
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
-    agent = make_agent(args.policy or "gru", n_inputs(args.k, args.phi), args.k, args.hidden, critic_extra=critic_extra(args)).to(device)
+    agent = make_agent(args.policy or "gru", n_inputs(args.k, args.phi), args.k, args.hidden, shared=args.shared, critic_extra=critic_extra(args)).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
     if args.imitate and world > 1:
         trpo.input_error("--imitate runs in one process (no torchrun)")
@@ -626,7 +634,7 @@ if __name__ == "__main__":
         checkpoint_policy(ckpt, args, args.checkpoint)
         if ckpt["n"] != args.n:  # the algorithm learned on n-pull trials, played for another number of pulls
             print(f"evaluating a policy trained on n = {ckpt['n']} pull trials at n = {args.n}")
-        agent = make_agent(args.policy, n_inputs(args.k, args.phi), args.k, ckpt["hidden"], critic_extra=critic_extra(args)).to(device)
+        agent = make_agent(args.policy, n_inputs(args.k, args.phi), args.k, ckpt["hidden"], shared=args.shared, critic_extra=critic_extra(args)).to(device)
         agent.load_state_dict(ckpt["agent"])
         rows, hyper, _ = evaluate(agent, args, device)
         best = print_row(rows, args, hyper)
@@ -657,7 +665,7 @@ if __name__ == "__main__":
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"k": args.k, "n": args.n})
         checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = make_agent(args.policy, n_inputs(args.k, args.phi), args.k, args.hidden, critic_extra=critic_extra(args)).to(device)
+        agent = make_agent(args.policy, n_inputs(args.k, args.phi), args.k, args.hidden, shared=args.shared, critic_extra=critic_extra(args)).to(device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -671,6 +679,9 @@ if __name__ == "__main__":
     elif args.init_from:  # curriculum over n: the algorithm learned on short trials is the starting point
         init = trpo.load_checkpoint(args.init_from, EXPERIMENT, {"k": args.k})
         trpo.checkpoint_phi(init, args.phi, args.init_from)  # the same phi, or the weights mean nothing
+        if bool(init.get("shared", False)) != args.shared:
+            trpo.input_error(f"{args.init_from} holds a {'shared' if init.get('shared') else 'separate'} value network: "
+                             f"{'add' if init.get('shared') else 'drop'} --shared")
         for flag in ("critic_sees_task", "critic_sees_time"):  # extra baseline inputs are only ever appended
             if init.get(flag, False) != getattr(args, flag) and (init.get(flag) or init.get("critic_sees_task")
                                                                  or init.get("critic_sees_time")):
@@ -691,7 +702,7 @@ if __name__ == "__main__":
         return {"experiment": EXPERIMENT, "k": args.k, "n": args.n, "hidden": args.hidden,
                 "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger,
                 "critic_sees_task": args.critic_sees_task, "critic_sees_time": args.critic_sees_time, "phi": args.phi,
-                "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "shared": args.shared, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
@@ -787,7 +798,8 @@ if __name__ == "__main__":
                "bayes_optimal": baselines.bayes_optimal_bandit(args.k, args.n),
                "paper": dict(baselines.PAPER_TABLE1.get((args.n, args.k), {})),
                "policy": args.policy, "imitate": args.imitate, "dagger": args.dagger, "gittins_reference": gittins_ref,
-               "critic_sees_task": args.critic_sees_task, "critic_sees_time": args.critic_sees_time, "phi": args.phi}
+               "critic_sees_task": args.critic_sees_task, "critic_sees_time": args.critic_sees_time, "phi": args.phi,
+               "shared": args.shared}
     if args.analyse:
         results["analysis"] = analyse(agent.cpu(), args, args.out)
     write_results(args.out, results)

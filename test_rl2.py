@@ -418,6 +418,19 @@ def test_rl2_bandit_pair_phi_end_to_end(tmp_path):
     p = run_script("rl2_bandit.py", *common, "--n", "8", "--phi", "pair", "--init-from", str(ckpt),
                    "--total-timesteps", "80", "--out", str(tmp_path / "y"))  # the same phi: a curriculum over n
     assert p.returncode == 0 and "starting from the weights" in p.stdout, p.stderr
+    # --shared: one GRU with a policy and a value head, recorded, adopted by --eval-only; no curriculum across kinds
+    sh = tmp_path / "shared"
+    p = run_script("rl2_bandit.py", *common, "--n", "4", "--phi", "pair", "--shared", "--total-timesteps", "80",
+                   "--out", str(sh))
+    assert p.returncode == 0, p.stderr
+    saved = torch.load(sh / "checkpoint.pt", weights_only=True)
+    assert saved["shared"] and not any(key.startswith("v_gru") for key in saved["agent"])
+    p = run_script("rl2_bandit.py", "--k", "3", "--n", "6", "--eval-only", "--checkpoint", str(sh / "checkpoint.pt"),
+                   "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_bandit.py", *common, "--n", "8", "--phi", "pair", "--shared", "--init-from", str(ckpt),
+                   "--out", str(tmp_path / "w"))
+    assert one_line_error(p) and "drop --shared" in p.stderr
     # --minutes: the wall-clock budget stops the run (here after its first iteration) long before the steps do
     p = run_script("rl2_bandit.py", *common, "--n", "4", "--phi", "pair", "--minutes", "1e-9", "--anneal-lr",
                    "--total-timesteps", "1000000", "--out", str(tmp_path / "z"))
@@ -2120,7 +2133,7 @@ def test_bad_flags_are_one_line_errors_with_exit_code_2(capsys, tmp_path):
                      ["--resume", str(tmp_path / "empty")], ["--eval-only"],
                      ["--eval-only", "--checkpoint", str(tmp_path / "missing.pt")],
                      ["--out", str(tmp_path / "afile" / "sub")], ["--bogus"], ["--minutes", "-1"],
-                     ["--minutes", "inf"]],
+                     ["--minutes", "inf"], ["--shared", "--critic-sees-time"], ["--shared", "--policy", "mlp"]],
         rl2_mdp: [["--n", "x"], ["--threads", "0"], ["--max-kl", "-1"], ["--seed", "-2"], ["--device", "cuda"],
                   ["--clip", "inf"], ["--prior", "flat"], ["--out", str(tmp_path / "afile")], ["--minutes", "-5"]],
         rl2_maze: [["--size", "2"], ["--eval-mazes", "5000"], ["--vf-coef", "nan"], ["--device", "cuda:0"],
