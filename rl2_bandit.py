@@ -342,7 +342,7 @@ def checkpoint_policy(ckpt, args, path):
 def critic_extra(args):
     """Width of what only the value baseline reads after phi: the k arm means with --critic-sees-task,
     then 2 time features with --critic-sees-time."""
-    return (args.k if args.critic_sees_task else 0) + (2 if getattr(args, "critic_sees_time", False) else 0)
+    return (args.k if args.critic_sees_task else 0) + (2 if args.critic_sees_time else 0)
 
 
 def time_features(n, gamma, device="cpu"):
@@ -682,12 +682,11 @@ if __name__ == "__main__":
         if bool(init.get("shared", False)) != args.shared:
             trpo.input_error(f"{args.init_from} holds a {'shared' if init.get('shared') else 'separate'} value network: "
                              f"{'add' if init.get('shared') else 'drop'} --shared")
-        for flag in ("critic_sees_task", "critic_sees_time"):  # extra baseline inputs are only ever appended
-            if init.get(flag, False) != getattr(args, flag) and (init.get(flag) or init.get("critic_sees_task")
-                                                                 or init.get("critic_sees_time")):
-                trpo.input_error(f"{args.init_from} was trained with {'--critic-sees-task' if init.get('critic_sees_task') else 'no --critic-sees-task'} "
-                                 f"and {'--critic-sees-time' if init.get('critic_sees_time') else 'no --critic-sees-time'}: "
-                                 f"use the same flags (a plain checkpoint can gain either)")
+        had = (bool(init.get("critic_sees_task")), bool(init.get("critic_sees_time")))
+        if any(had) and had != (args.critic_sees_task, args.critic_sees_time):  # extra inputs are only appended
+            trpo.input_error(f"{args.init_from} was trained with {'' if had[0] else 'no '}--critic-sees-task and "
+                             f"{'' if had[1] else 'no '}--critic-sees-time: use the same flags "
+                             f"(a plain checkpoint can gain either)")
         load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for p
         if log:
             print(f"starting from the weights of {args.init_from}")

@@ -254,10 +254,10 @@ def check_run_args(parser, a, experiment, shape):
     """Flags every rl2_*.py script shares: every float flag is finite, --seed >= 0, --eval-only
     needs an existing --checkpoint, --device is a usable device (auto picks cuda when present),
     --resume names a folder holding a checkpoint of this experiment and shape (e.g. {"k": 5, "n": 10}),
-    --out can be created, --bench-scaling N >= 2, --eval-only's checkpoint may differ in n where the script
-    has --init-from (the algorithm learned on n-episode trials played for another number of episodes), --init-from (where the script has it: a curriculum
-    over n) names a checkpoint of this experiment, the same shape apart from n and the same --policy,
-    whose network size then becomes --hidden.
+    --out can be created, --bench-scaling N >= 2, --minutes >= 0, --init-from (where the script has it: a
+    curriculum over n) names a checkpoint of this experiment, the same shape apart from n and the same
+    --policy, whose network size then becomes --hidden; in those scripts --eval-only's checkpoint may also
+    differ in n (a policy learned on n-episode trials played for another number of episodes).
     Problems go to parser.error (one line, exit 2)."""
     for name, value in vars(a).items():
         if isinstance(value, float) and not math.isfinite(value):
