@@ -136,18 +136,34 @@ class RecurrentAgent(nn.Module):
     anything but the current action without biasing the policy gradient, and knowing the task it
     only has to predict what the policy will do with it (an "asymmetric" critic). Inputs of width I
     are accepted when no value is asked for (acting, evaluation).
+
+    head_states = S > 0 (beyond the paper; the MDPs' `--head state`): the first S inputs are a one-hot
+    of the current state, and the output layers have one weight matrix per state: logits = W[s] h + b[s]
+    (and the value alike). No new information (phi holds the state); it does outside the network the
+    lookup "the action values of the state I am in now", which a single linear layer leaves to the GRU.
     """
 
-    def __init__(self, input_size, n_actions, hidden_size=256, shared=False, weight_norm=True, critic_extra=0):
+    def __init__(self, input_size, n_actions, hidden_size=256, shared=False, weight_norm=True, critic_extra=0,
+                 head_states=0):
         super().__init__()
         if critic_extra and shared:
             raise ValueError("a value head on the policy's GRU cannot read inputs the policy must not see")
+        if not 0 <= head_states <= input_size:
+            raise ValueError(f"head_states {head_states} must lie in [0, input_size {input_size}]")
         self.hidden_size, self.shared = hidden_size, shared
-        self.input_size, self.critic_extra = input_size, critic_extra
+        self.input_size, self.critic_extra, self.head_states = input_size, critic_extra, head_states
         self.pi_gru = GRU(input_size, hidden_size, weight_norm)
-        self.pi_head = WNLinear(hidden_size, n_actions, weight_norm)
+        self.pi_head = WNLinear(hidden_size, n_actions * max(head_states, 1), weight_norm)
         self.v_gru = None if shared else GRU(input_size + critic_extra, hidden_size, weight_norm)
-        self.v_head = WNLinear(hidden_size, 1, weight_norm)
+        self.v_head = WNLinear(hidden_size, max(head_states, 1), weight_norm)
+
+    def read_out(self, head, out, x):
+        """head(out), or with head_states the block of head(out) that belongs to the current state."""
+        y = head(out)
+        if not self.head_states:
+            return y
+        s = x[..., :self.head_states]  # one-hot: the sum picks one block
+        return (y.unflatten(-1, (self.head_states, -1)) * s.unsqueeze(-1)).sum(-2)
 
     def initial_state(self, batch_size, device=None):
         return torch.zeros(batch_size, self.hidden_size * (1 if self.shared else 2), device=device)
@@ -163,14 +179,14 @@ class RecurrentAgent(nn.Module):
         With need_value=False a separate value GRU is skipped and its state returned unchanged."""
         H = self.hidden_size
         out, h_pi = self.pi_gru(x[..., :self.input_size] if self.critic_extra else x, h0[:, :H], reset)
-        logits = self.pi_head(out)
+        logits = self.read_out(self.pi_head, out, x)
         if self.shared:
-            values = self.v_head(out).squeeze(-1) if need_value else None
+            values = self.read_out(self.v_head, out, x).squeeze(-1) if need_value else None
             return logits, values, h_pi
         if not need_value:
             return logits, None, torch.cat([h_pi, h0[:, H:]], 1)
         out_v, h_v = self.v_gru(x, h0[:, H:], reset)
-        return logits, self.v_head(out_v).squeeze(-1), torch.cat([h_pi, h_v], 1)
+        return logits, self.read_out(self.v_head, out_v, x).squeeze(-1), torch.cat([h_pi, h_v], 1)
 
 
 class MLPAgent(nn.Module):
@@ -218,10 +234,13 @@ class MLPAgent(nn.Module):
 POLICIES = ("gru", "mlp")
 
 
-def make_agent(policy, input_size, n_actions, hidden_size, shared=False, critic_extra=0):
+def make_agent(policy, input_size, n_actions, hidden_size, shared=False, critic_extra=0, head_states=0):
     """The network for --policy: "gru" (RL², §2.3) or "mlp" (the memoryless control)."""
     if policy == "gru":
-        return RecurrentAgent(input_size, n_actions, hidden_size, shared, critic_extra=critic_extra)
+        return RecurrentAgent(input_size, n_actions, hidden_size, shared, critic_extra=critic_extra,
+                              head_states=head_states)
+    if head_states:
+        raise ValueError("per-state output layers (head_states) are for the GRU policy")
     if policy == "mlp":
         return MLPAgent(input_size, n_actions, hidden_size, critic_extra=critic_extra)
     raise ValueError(f"unknown policy {policy!r}; choose from {POLICIES}")

@@ -17,6 +17,8 @@ its state across the n episodes, so what it learns about this MDP lives in its h
         --total-timesteps 16000000                      # beyond the paper: 140.4 in 36 min (README)
     torchrun --standalone --nproc_per_node 2 -- rl2_mdp.py --n 10 --phi transition --hidden 128 --shared \
         --minibatch 32 --trials-per-iter 256 --total-timesteps 66000000 --anneal-lr 0.25   # our best: 155.0 in 60 min (README)
+    python rl2_mdp.py --n 10 --phi transition --hidden 128 --shared --head state --minibatch 64 \
+        --trials-per-iter 256 --minutes 12 --total-timesteps 1000000000   # beyond the paper: 143.4 in 12 min (README)
     python rl2_mdp.py --n 10 --phi transition --hidden 128 --shared --imitate myopic --epochs 2 \
         --total-timesteps 15000000      # beyond the paper: DAgger on the myopic yardstick instead of RL (README)
 
@@ -41,6 +43,7 @@ from gru import POLICIES, load_widened, make_agent
 
 EXPERIMENT = "mdp"
 PHIS = ("paper", "transition")  # --phi: the input embedding (phi below)
+HEADS = ("linear", "state")  # --head: one output layer, or one per current state (beyond the paper)
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
 # The value baseline is fitted to returns of (r - REWARD_SHIFT) / REWARD_SCALE, not of r. Every trial
 # has exactly n * T steps, so a constant shift changes every trajectory's discounted return by the
@@ -95,6 +98,10 @@ def parse_args(argv=None):
     p.add_argument("--shared", action="store_true",
                    help="a value head on the policy's GRU instead of a separate value GRU (the paper's maze network, "
                         "appendix A.3): half the compute per step (with --eval-only / --resume: the checkpoint's)")
+    p.add_argument("--head", choices=HEADS, default=None,
+                   help="linear: the paper's output layer (default); state: beyond the paper, one output layer per "
+                        "current state, logits = W[s] h (gru.RecurrentAgent head_states; with --eval-only / --resume: "
+                        "the checkpoint's)")
     p.add_argument("--phi", choices=PHIS, default=None,
                    help="paper: phi of appendix A.2 (default); transition: beyond the paper, phi also spells out the "
                         "previous (state, action) pair and its reward (with --eval-only / --resume: the checkpoint's)")
@@ -157,10 +164,13 @@ def parse_args(argv=None):
         p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
     if a.shared and a.policy == "mlp":
         p.error("--shared is for --policy gru (the MLP has its own value layers)")
+    if a.head == "state" and a.policy == "mlp":
+        p.error("--head state is for --policy gru (the MLP reads the state in its first layer)")
     trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints, --init-from
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
         a.phi = a.phi or "paper"
+        a.head = a.head or "linear"
     a.out = a.resume or a.out or f"runs/mdp_n{a.n}_s{a.seed}"
     return a
 
@@ -185,7 +195,17 @@ def checkpoint_policy(ckpt, args, path):
     args.policy, args.imitate = kind, imitate
     args.critic_sees_task = bool(ckpt.get("critic_sees_task", False))  # the baseline's input width
     args.shared = bool(ckpt.get("shared", False))  # one GRU with two heads, or two GRUs
+    head = ckpt.get("head", "linear")  # checkpoints from before --head have the paper's output layer
+    if args.head is not None and args.head != head:
+        trpo.input_error(f"{path} holds a network with --head {head}, not --head {args.head}")
+    args.head = head
     args.phi = trpo.checkpoint_phi(ckpt, args.phi, path)
+
+
+def new_agent(args, device):
+    """The network the flags (or the checkpoint, via checkpoint_policy) describe."""
+    return make_agent(args.policy or "gru", n_inputs(args.phi), N_ACTIONS, args.hidden, shared=args.shared,
+                      critic_extra=critic_extra(args), head_states=N_STATES if args.head == "state" else 0).to(device)
 
 
 def critic_extra(args):
@@ -399,7 +419,7 @@ if __name__ == "__main__":
     if args.trials_per_iter % world:
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
     torch.manual_seed(args.seed)  # same initial parameters in every process
-    agent = make_agent(args.policy or "gru", n_inputs(args.phi), N_ACTIONS, args.hidden, shared=args.shared, critic_extra=critic_extra(args)).to(device)
+    agent = new_agent(args, device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
 
     if args.eval_only:
@@ -408,7 +428,7 @@ if __name__ == "__main__":
         if ckpt["n"] != args.n:  # the algorithm learned on n-episode trials, played for another number of episodes
             print(f"evaluating a policy trained on n = {ckpt['n']} episode trials at n = {args.n}")
         args.hidden, args.lr = ckpt["hidden"], ckpt.get("args", {}).get("lr", args.lr)  # as trained
-        agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, ckpt["hidden"], shared=args.shared, critic_extra=critic_extra(args)).to(device)
+        agent = new_agent(args, device)
         agent.load_state_dict(ckpt["agent"])
         print(f"{args.checkpoint}: iteration {ckpt['iteration']}, {ckpt['steps']} steps, "
               f"{ckpt['seconds']:.0f} s of training")
@@ -426,7 +446,7 @@ if __name__ == "__main__":
         ckpt = trpo.load_checkpoint(ckpt_path, EXPERIMENT, {"n": args.n})
         checkpoint_policy(ckpt, args, ckpt_path)
         args.hidden = ckpt["hidden"]
-        agent = make_agent(args.policy, n_inputs(args.phi), N_ACTIONS, args.hidden, shared=args.shared, critic_extra=critic_extra(args)).to(device)
+        agent = new_agent(args, device)
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -443,6 +463,9 @@ if __name__ == "__main__":
         if init.get("critic_sees_task") and not args.critic_sees_task:
             trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
         trpo.checkpoint_phi(init, args.phi, args.init_from)  # the same phi, or the weights mean nothing
+        if init.get("head", "linear") != args.head:
+            trpo.input_error(f"{args.init_from} holds a network with --head {init.get('head', 'linear')}: "
+                             f"start from it with --head {init.get('head', 'linear')}")
         load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for the MDP
         if log:
             print(f"starting from the weights of {args.init_from}")
@@ -455,7 +478,7 @@ if __name__ == "__main__":
 
     def state():
         return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
-                "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared,
+                "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared, "head": args.head,
                 "imitate": args.imitate, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
@@ -467,7 +490,7 @@ if __name__ == "__main__":
     L = args.n * HORIZON  # steps per trial
     if log:
         print(f"{'DAgger on the myopic yardstick' if args.imitate else 'RL²'} MDP n={args.n}: {args.total_timesteps} steps, {args.trials_per_iter} trials "
-              f"({args.trials_per_iter * L} steps) per iteration, {args.policy.upper()} {args.hidden}, phi {args.phi}, device {device}, "
+              f"({args.trials_per_iter * L} steps) per iteration, {args.policy.upper()} {args.hidden}, phi {args.phi}, head {args.head}, device {device}, "
               f"{world} process(es) x {args.threads} thread(s); OPSRL reference {opsrl_ref:.2f}, "
               f"random {random_ref:.2f}", flush=True)
     trial_end = torch.zeros(L, B, device=device)
@@ -546,7 +569,7 @@ if __name__ == "__main__":
                "oracle": oracle,
                "reference": {"random": random_ref, "OPSRL": opsrl_ref},
                "paper": dict(baselines.PAPER_TABLE2.get(args.n, {})), "policy": args.policy,
-               "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared,
+               "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared, "head": args.head,
                "imitate": args.imitate}
     tmp = os.path.join(args.out, "results.json.tmp")
     with open(tmp, "w") as f:

@@ -1354,6 +1354,54 @@ def test_rl2_mdp_shared_value_head_end_to_end(tmp_path):
     assert p.returncode == 0 and "starting from the weights" in p.stdout, p.stderr
 
 
+def test_state_head_reads_the_current_states_block():
+    """head_states = S: the logits (and value) are the block of one wide linear layer that belongs to the
+    one-hot state in the first S inputs, i.e. W[s] h + b[s] per step, for shared and separate baselines;
+    the GRU part is the plain agent's."""
+    torch.manual_seed(0)
+    S, A, I, H, T, B = 4, 3, 9, 8, 5, 6
+    for shared in (True, False):
+        agent = gru.RecurrentAgent(I, A, H, shared=shared, head_states=S).double()
+        assert agent.pi_head.weight.shape == (S * A, H) and agent.v_head.weight.shape == (S, H)
+        s = torch.randint(S, (T, B))
+        x = torch.cat([torch.nn.functional.one_hot(s, S).double(), torch.randn(T, B, I - S, dtype=torch.float64)], -1)
+        logits, values, _ = agent(x, agent.initial_state(B).double())
+        out, _ = agent.pi_gru(x, torch.zeros(B, H, dtype=torch.float64))
+        out_v = out if shared else agent.v_gru(x, torch.zeros(B, H, dtype=torch.float64))[0]
+        wide, wide_v = agent.pi_head(out).view(T, B, S, A), agent.v_head(out_v)
+        for t in range(T):
+            for b in range(B):
+                assert torch.equal(logits[t, b], wide[t, b, s[t, b]])
+                assert values[t, b] == wide_v[t, b, s[t, b]]
+    with pytest.raises(ValueError):
+        gru.make_agent("mlp", I, A, H, head_states=S)
+
+
+def test_rl2_mdp_state_head_end_to_end(tmp_path):
+    """--head state trains, is recorded in the checkpoint and results.json, is adopted by --eval-only and
+    --resume; a contradicting --head, or a curriculum across the two heads, is a one-line error."""
+    out = tmp_path / "state"
+    common = ["--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20", "--no-baselines"]
+    p = run_script("rl2_mdp.py", *common, "--head", "state", "--shared", "--total-timesteps", "200", "--out", str(out))
+    assert p.returncode == 0 and "head state" in p.stdout, p.stderr
+    ckpt = out / "checkpoint.pt"
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["head"] == "state" and json.loads((out / "results.json").read_text())["head"] == "state"
+    assert saved["agent"]["pi_head.weight"].shape == (rl2_mdp.N_STATES * rl2_mdp.N_ACTIONS, 16)
+    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(ckpt), "--eval-instances", "20",
+                   "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_mdp.py", *common, "--resume", str(out), "--total-timesteps", "400")
+    assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
+    assert torch.load(ckpt, weights_only=True)["steps"] == 400
+    p = run_script("rl2_mdp.py", *common, "--resume", str(out), "--head", "linear", "--total-timesteps", "600")
+    assert one_line_error(p) and "--head state" in p.stderr
+    p = run_script("rl2_mdp.py", "--n", "3", "--shared", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
+    assert one_line_error(p) and "--head state" in p.stderr
+    p = run_script("rl2_mdp.py", "--n", "2", "--head", "state", "--policy", "mlp", "--out", str(tmp_path / "y"))
+    assert one_line_error(p) and "--head state" in p.stderr
+
+
 def test_mdp_myopic_labels_follow_the_trial_history():
     """play(targets=True): at every step the label is uniform over the actions with the highest
     posterior-mean reward (prior N(1, 1), unit noise) in the current state, computed from the trial's
