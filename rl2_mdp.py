@@ -16,7 +16,7 @@ its state across the n episodes, so what it learns about this MDP lives in its h
     python rl2_mdp.py --n 10 --phi transition --hidden 128 --minibatch 64 --trials-per-iter 256 \
         --total-timesteps 16000000                      # beyond the paper: 140.4 in 36 min (README)
     torchrun --standalone --nproc_per_node 2 -- rl2_mdp.py --n 10 --phi transition --hidden 128 --shared \
-        --minibatch 32 --trials-per-iter 256 --total-timesteps 66000000 --anneal-lr 0.25   # our best: 155.0 in 60 min (README)
+        --minibatch 32 --trials-per-iter 256 --total-timesteps 66000000 --anneal-lr 0.25   # 155.0 in 60 min (README); add --head state: 156.7
     python rl2_mdp.py --n 10 --phi transition --hidden 128 --shared --head state --minibatch 64 \
         --trials-per-iter 256 --minutes 12 --total-timesteps 1000000000   # beyond the paper: 143.4 in 12 min (README)
     python rl2_mdp.py --n 10 --phi transition --hidden 128 --shared --imitate myopic --epochs 2 \
