@@ -174,6 +174,13 @@ class RecurrentAgent(nn.Module):
             return [p for name, p in self.named_parameters() if not name.startswith("v_head")]
         return list(self.pi_gru.parameters()) + list(self.pi_head.parameters())
 
+    def state_values(self, h):
+        """With head_states: the baseline's value of every state given the recurrent state h (B, H or 2H),
+        as (B, S): what the value head would say for each state it could be in next (--phi value)."""
+        if not self.head_states:
+            raise ValueError("state_values needs per-state output layers (head_states > 0)")
+        return self.v_head(h[:, :self.hidden_size] if self.shared else h[:, self.hidden_size:])
+
     def forward(self, x, h0, reset=None, need_value=True):
         """x (T, B, I), h0 (B, H or 2H) -> logits (T, B, A), values (T, B) or None, h_T.
         With need_value=False a separate value GRU is skipped and its state returned unchanged."""

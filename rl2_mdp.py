@@ -42,7 +42,7 @@ import trpo
 from gru import POLICIES, load_widened, make_agent
 
 EXPERIMENT = "mdp"
-PHIS = ("paper", "transition")  # --phi: the input embedding (phi below)
+PHIS = ("paper", "transition", "value")  # --phi: the input embedding (phi below)
 HEADS = ("linear", "state")  # --head: one output layer, or one per current state (beyond the paper)
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
 # The value baseline is fitted to returns of (r - REWARD_SHIFT) / REWARD_SCALE, not of r. Every trial
@@ -104,7 +104,8 @@ def parse_args(argv=None):
                         "the checkpoint's)")
     p.add_argument("--phi", choices=PHIS, default=None,
                    help="paper: phi of appendix A.2 (default); transition: beyond the paper, phi also spells out the "
-                        "previous (state, action) pair and its reward (with --eval-only / --resume: the checkpoint's)")
+                        "previous (state, action) pair and its reward; value: transition plus the pair times the agent's "
+                        "own value of the state it led to (needs --head state) (with --eval-only / --resume: the checkpoint's)")
     p.add_argument("--anneal-lr", type=float, nargs="?", const=1.0, default=0.0, metavar="F",
                    help="decay the Adam step size linearly to 0 over the last fraction F of the budget "
                         "(alone: F = 1, the whole budget; 0.3: a cool-down over the last 30%%)")
@@ -166,6 +167,8 @@ def parse_args(argv=None):
         p.error("--shared is for --policy gru (the MLP has its own value layers)")
     if a.head == "state" and a.policy == "mlp":
         p.error("--head state is for --policy gru (the MLP reads the state in its first layer)")
+    if a.phi == "value" and a.head != "state" and not (a.eval_only or a.resume):
+        p.error("--phi value reads the per-state value head: add --head state")
     trpo.check_run_args(p, a, EXPERIMENT, {"n": a.n})  # shared flags, checkpoints, --init-from
     if not (a.eval_only or a.resume):  # otherwise the checkpoint says (checkpoint_policy)
         a.policy = a.policy or "gru"
@@ -228,7 +231,8 @@ def sample_mdps(num, rng, device="cpu"):
             torch.as_tensor(R_mean, dtype=torch.float32, device=device))
 
 
-def phi(state, prev_action, prev_reward, prev_done, n_states=N_STATES, n_actions=N_ACTIONS, prev_state=None):
+def phi(state, prev_action, prev_reward, prev_done, n_states=N_STATES, n_actions=N_ACTIONS, prev_state=None,
+        next_value=None):
     """Input embedding (appendix A.2): one-hot current state, one-hot previous action, previous
     reward and previous done flag. At a trial's first step the placeholders are action 0, r = 0,
     d = 0; at the first step of a later episode they are the last step of the episode before
@@ -237,7 +241,13 @@ def phi(state, prev_action, prev_reward, prev_done, n_states=N_STATES, n_actions
     previous (state, action) pair and the same one-hot times the previous reward. That is no new
     information (the GRU saw the previous state one step earlier), only the pair the reward belongs
     to spelled out, so that keeping per-(s, a) statistics needs no product of the previous state,
-    the previous action and the reward inside the GRU. prev_state = -1 (a trial's first step): zeros."""
+    the previous action and the reward inside the GRU. prev_state = -1 (a trial's first step): zeros.
+    With next_value (B,) as well (--phi value, beyond the paper; needs --head state) a third block follows:
+    the same one-hot times the agent's own value estimate of the state the pair led to, V(h_{t-1}, s_t),
+    read from the per-state value head (gru.RecurrentAgent.state_values), and zero at an episode's first
+    step (the pair's episode ended there, the reset state 0 is not where it led). Summed per pair, as the
+    reward block is, it is a running estimate of E[V(s') | s, a], so the GRU can rank the actions of a state
+    by reward plus where they lead (one step of planning, a TD backup) instead of by reward alone."""
     s = torch.nn.functional.one_hot(state, n_states).to(prev_reward.dtype)
     a = torch.nn.functional.one_hot(prev_action, n_actions).to(prev_reward.dtype)
     x = torch.cat([s, a, prev_reward.unsqueeze(-1), prev_done.unsqueeze(-1)], -1)
@@ -245,12 +255,15 @@ def phi(state, prev_action, prev_reward, prev_done, n_states=N_STATES, n_actions
         return x
     pair = torch.nn.functional.one_hot((prev_state * n_actions + prev_action).clamp(min=0), n_states * n_actions)
     pair = pair.to(prev_reward.dtype) * (prev_state >= 0).to(prev_reward.dtype).unsqueeze(-1)
-    return torch.cat([x, pair, pair * prev_reward.unsqueeze(-1)], -1)
+    x = torch.cat([x, pair, pair * prev_reward.unsqueeze(-1)], -1)
+    if next_value is None:
+        return x
+    return torch.cat([x, pair * (next_value * (1 - prev_done)).unsqueeze(-1)], -1)
 
 
 def n_inputs(kind):
-    """Width of phi: the paper's 17, or 117 with --phi transition."""
-    return N_STATES + N_ACTIONS + 2 + (2 * N_STATES * N_ACTIONS if kind == "transition" else 0)
+    """Width of phi: the paper's 17, 117 with --phi transition, 167 with --phi value."""
+    return N_STATES + N_ACTIONS + 2 + N_STATES * N_ACTIONS * {"transition": 2, "value": 3}.get(kind, 0)
 
 
 def myopic_target(n_sa, r_sum, s):
@@ -266,13 +279,15 @@ def myopic_target(n_sa, r_sum, s):
 
 
 @torch.no_grad()
-def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transition=False, targets=False):
+def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transition=False, targets=False,
+         value_phi=False):
     """Play B = len(P) trials of n episodes of `horizon` steps with the recurrent policy, all
     trials at once. Every episode starts in state 0; the hidden state starts at zero for each trial
     and is carried across its n episodes (never reset at an episode boundary, §2.2).
     Returns rewards (n * horizon, B) and, with store=True, the rollout buffer for the TRPO update
     (obs, actions, logits, values, states, dones; each (n * horizon, B, ...)).
     transition=True: phi with the previous (state, action) pair spelled out (--phi transition).
+    value_phi=True (implies transition): also the pair times the agent's value of the state it led to (--phi value).
     targets=True (with store): the buffer also holds "targets" (n * horizon, B, A), the myopic yardstick's
     action at every state the policy reaches given the trial's history so far (DAgger's labels), and no
     "values" (DAgger fits no baseline, so the value network is not run)."""
@@ -292,7 +307,8 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
     rows = torch.arange(B, device=device)
     task = task_features(P, R_mean) if store and getattr(agent, "critic_extra", 0) else None
     for t in range(n * horizon):
-        x = phi(s, a, r, d, S, A, prev_state=s_prev if transition else None)
+        v = agent.state_values(h)[rows, s] if value_phi else None  # V(h_{t-1}, s_t): the state's value before this step
+        x = phi(s, a, r, d, S, A, prev_state=s_prev if transition or value_phi else None, next_value=v)
         if task is not None:  # --critic-sees-task: the baseline also reads the MDP; the policy slices it off
             x = torch.cat([x, task], -1)
         logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store and not targets)  # DAgger needs no baseline
@@ -345,7 +361,8 @@ def evaluate(agent, args, device):
                                       N_STATES, N_ACTIONS)
     gen = torch.Generator().manual_seed(args.seed + 1_000_003)
     Pt, Rt = (torch.as_tensor(x, dtype=torch.float32, device=device) for x in (P, R_mean))
-    rl2 = play(agent, Pt, Rt, args.n, gen, transition=args.phi == "transition").sum(0).cpu().numpy().astype(np.float64)
+    rl2 = play(agent, Pt, Rt, args.n, gen, transition=args.phi == "transition",
+               value_phi=args.phi == "value").sum(0).cpu().numpy().astype(np.float64)
     rows = {row_name(args): rl2}  # RL2 or RL2-MLP
     hyper = {}
     if not args.no_baselines:
@@ -462,11 +479,12 @@ if __name__ == "__main__":
                              f"{'add' if init.get('shared') else 'drop'} --shared")
         if init.get("critic_sees_task") and not args.critic_sees_task:
             trpo.input_error(f"{args.init_from} was trained with --critic-sees-task: add the flag")
-        trpo.checkpoint_phi(init, args.phi, args.init_from)  # the same phi, or the weights mean nothing
+        if not (args.phi == "value" and init.get("phi") == "transition"):  # value = transition + a block: widened
+            trpo.checkpoint_phi(init, args.phi, args.init_from)  # the same phi, or the weights mean nothing
         if init.get("head", "linear") != args.head:
             trpo.input_error(f"{args.init_from} holds a network with --head {init.get('head', 'linear')}: "
                              f"start from it with --head {init.get('head', 'linear')}")
-        load_widened(agent, init["agent"])  # a plain baseline gains zero-initialised columns for the MDP
+        load_widened(agent, init["agent"])  # zero-initialised input columns: the MDP (critic), --phi value's block
         if log:
             print(f"starting from the weights of {args.init_from}")
     if log:
@@ -504,7 +522,7 @@ if __name__ == "__main__":
         gen = torch.Generator().manual_seed(iter_seed)
         P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device)
         rewards, batch = play(agent, P, R_mean, args.n, gen, store=True, transition=args.phi == "transition",
-                              targets=bool(args.imitate))
+                              value_phi=args.phi == "value", targets=bool(args.imitate))
         if args.imitate:  # DAgger: the policy's own trials, the myopic action as the label at every state
             info = trpo.imitation_step(agent, optimizer, batch["obs"], batch["targets"], args.epochs,
                                        args.minibatch, gen)

@@ -1402,6 +1402,71 @@ def test_rl2_mdp_state_head_end_to_end(tmp_path):
     assert one_line_error(p) and "--head state" in p.stderr
 
 
+def test_mdp_value_phi_feeds_back_the_value_of_the_state_the_pair_led_to():
+    """--phi value: the first 117 columns are --phi transition's; the last S*A are the previous pair's
+    one-hot times V(h_{t-1}, s_t), the per-state value head's estimate for the state just entered, read
+    from the recurrent state before the step (recomputed here from one pass over the stored inputs), and
+    zero at a trial's first step and at every episode's first step; shared and separate baselines."""
+    n, B = 3, 40
+    P, R_mean = rl2_mdp.sample_mdps(B, np.random.default_rng(3))
+    base = rl2_mdp.n_inputs("transition")
+    for shared in (True, False):
+        torch.manual_seed(1)
+        agent = gru.RecurrentAgent(rl2_mdp.n_inputs("value"), A, 16, shared=shared, head_states=S)
+        with torch.no_grad():  # a value head that varies with h and s, so the test can tell states apart
+            agent.v_head.bias.normal_()
+        rewards, buf = rl2_mdp.play(agent, P, R_mean, n, torch.Generator().manual_seed(2), store=True, value_phi=True)
+        s, a, d, obs = buf["states"], buf["actions"], buf["dones"], buf["obs"]
+        L = n * T
+        assert obs.shape == (L, B, base + S * A)
+        # the transition block is unchanged: the same rollout with transition=True draws the same actions
+        # only if the policy ignores the new block, so compare with phi itself instead
+        assert torch.equal(obs[1:, :, :base], rl2_mdp.phi(s[1:], a[:-1], rewards[:-1], d[:-1], prev_state=s[:-1]))
+        with torch.no_grad():
+            gru_ = agent.pi_gru if shared else agent.v_gru
+            out, _ = gru_(obs, torch.zeros(B, 16))
+            h_prev = torch.cat([torch.zeros(1, B, 16), out[:-1]])  # h_{t-1}, zero before the first step
+            v = agent.v_head(h_prev)  # (L, B, S): the value of every state
+        expect = torch.zeros(L, B, S * A)
+        for t in range(1, L):
+            for b in range(B):
+                if d[t - 1, b] == 0:  # the pair's episode goes on in s_t
+                    expect[t, b, s[t - 1, b] * A + a[t - 1, b]] = v[t, b, s[t, b]]
+        assert torch.allclose(obs[:, :, base:], expect, atol=1e-6)
+        assert torch.all(obs[0, :, base:] == 0) and torch.all(obs[T, :, base:] == 0)
+        assert (obs[1:T, :, base:] != 0).sum() == (T - 1) * B  # one nonzero entry per step inside an episode
+        logits, _, _ = agent(obs, agent.initial_state(B))  # the rollout's logits: one pass over the stored inputs
+        assert torch.allclose(logits, buf["logits"], atol=1e-5)
+    with pytest.raises(ValueError):
+        gru.RecurrentAgent(rl2_mdp.n_inputs("value"), A, 16).state_values(torch.zeros(2, 32))
+
+
+def test_rl2_mdp_value_phi_end_to_end(tmp_path):
+    """--phi value trains with --head state, is recorded in the checkpoint, is adopted by --eval-only; without
+    --head state it is a one-line error; a --phi transition checkpoint starts it (--init-from) with the new
+    block's input columns at zero, so the loaded policy acts exactly as before; any other phi is refused."""
+    common = ["--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20", "--no-baselines",
+              "--shared", "--head", "state", "--total-timesteps", "200"]
+    p = run_script("rl2_mdp.py", *common, "--phi", "transition", "--out", str(tmp_path / "tr"))
+    assert p.returncode == 0, p.stderr
+    p = run_script("rl2_mdp.py", *common, "--phi", "value", "--init-from", str(tmp_path / "tr" / "checkpoint.pt"),
+                   "--lr", "1e-12", "--out", str(tmp_path / "v"))
+    assert p.returncode == 0 and "phi value" in p.stdout and "starting from the weights" in p.stdout, p.stderr
+    ckpt = tmp_path / "v" / "checkpoint.pt"
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["phi"] == "value" and saved["agent"]["pi_gru.weight_ih"].shape[1] == rl2_mdp.n_inputs("value")
+    old = torch.load(tmp_path / "tr" / "checkpoint.pt", weights_only=True)["agent"]["pi_gru.weight_ih"]
+    assert torch.allclose(saved["agent"]["pi_gru.weight_ih"][:, :old.shape[1]], old, atol=1e-6)
+    assert torch.all(saved["agent"]["pi_gru.weight_ih"][:, old.shape[1]:].abs() < 1e-6)
+    p = run_script("rl2_mdp.py", "--n", "3", "--eval-only", "--checkpoint", str(ckpt), "--eval-instances", "20",
+                   "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script("rl2_mdp.py", "--n", "2", "--phi", "value", "--out", str(tmp_path / "x"))
+    assert one_line_error(p) and "--head state" in p.stderr
+    p = run_script("rl2_mdp.py", *common, "--phi", "transition", "--init-from", str(ckpt), "--out", str(tmp_path / "y"))
+    assert one_line_error(p) and "--phi value" in p.stderr
+
+
 def test_mdp_myopic_labels_follow_the_trial_history():
     """play(targets=True): at every step the label is uniform over the actions with the highest
     posterior-mean reward (prior N(1, 1), unit noise) in the current state, computed from the trial's
