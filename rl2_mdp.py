@@ -21,6 +21,8 @@ its state across the n episodes, so what it learns about this MDP lives in its h
         --trials-per-iter 256 --minutes 12 --total-timesteps 1000000000   # beyond the paper: 143.4 in 12 min (README)
     python rl2_mdp.py --n 10 --phi transition --hidden 128 --shared --imitate myopic --epochs 2 \
         --total-timesteps 15000000      # beyond the paper: DAgger on the myopic yardstick instead of RL (README)
+    python rl2_mdp.py --n 25 --phi value --hidden 128 --shared --head state --init-from CKPT ...
+                                        # beyond the paper: phi also carries V of the state each pair led to (no gain measured)
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
 learning_curve.png (normalised as the paper's Figure 3: random = 0, OPSRL = 1).
