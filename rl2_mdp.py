@@ -21,7 +21,8 @@ its state across the n episodes, so what it learns about this MDP lives in its h
         --trials-per-iter 256 --minutes 12 --total-timesteps 1000000000   # beyond the paper: 143.4 in 12 min (README)
     python rl2_mdp.py --n 10 --phi transition --hidden 128 --shared --imitate myopic --epochs 2 \
         --total-timesteps 15000000      # beyond the paper: DAgger on the myopic yardstick instead of RL (README)
-    python rl2_mdp.py --n 25 --phi value --hidden 128 --shared --head state --init-from CKPT ...
+    python rl2_mdp.py --n 25 --phi value --hidden 128 --shared --head state --minibatch 64 --trials-per-iter 256 \
+        --init-from results/session18/ab_transition/checkpoint.pt --minutes 12 --total-timesteps 1000000000
                                         # beyond the paper: phi also carries V of the state each pair led to (no gain measured)
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
