@@ -96,6 +96,9 @@ def parse_args(argv=None):
     p.add_argument("--critic-sees-time", action="store_true",
                    help="beyond the paper: the value baseline also reads the time in the trial, t/n and the discount "
                         "mass left 1 - gamma^(n - t) (the policy never does; see time_features)")
+    p.add_argument("--trials-per-task", type=int, default=1, metavar="K",
+                   help="beyond the paper: play each sampled task in K trials of the batch and subtract from each "
+                        "trial's advantages the mean of the other K - 1 (trpo.task_baseline; 1: the paper's estimator)")
     p.add_argument("--critic-sees-task", action="store_true",
                    help="beyond the paper: the value baseline also reads the arm means p (the policy never does; "
                         "see gru.RecurrentAgent)")
@@ -177,9 +180,10 @@ def parse_args(argv=None):
 
 
 # ---- the environment: B bandit trials at once (§3.1) ----
-def sample_bandits(num, k, generator, device="cpu"):
-    """Arm means p_i ~ U(0, 1), the paper's task distribution rho_M."""
-    return torch.rand(num, k, generator=generator).to(device)
+def sample_bandits(num, k, generator, device="cpu", per_task=1):
+    """Arm means p_i ~ U(0, 1), the paper's task distribution rho_M. per_task = K > 1 (--trials-per-task):
+    num / K bandits, each in K neighbouring rows (trpo.task_baseline)."""
+    return torch.rand(num // per_task, k, generator=generator).to(device).repeat_interleave(per_task, 0)
 
 
 def phi(prev_action, prev_reward, prev_done, k, pair=False):
@@ -623,6 +627,9 @@ if __name__ == "__main__":
     world, rank, device = trpo.init_distributed(args.device)
     if args.trials_per_iter % world:
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
+    if (args.trials_per_iter // world) % args.trials_per_task:
+        trpo.input_error(f"--trials-per-iter {args.trials_per_iter} gives {args.trials_per_iter // world} trials per "
+                         f"process, not a multiple of --trials-per-task {args.trials_per_task}")
     torch.manual_seed(args.seed)  # same initial parameters in every process
     agent = make_agent(args.policy or "gru", n_inputs(args.k, args.phi), args.k, args.hidden, shared=args.shared, critic_extra=critic_extra(args)).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
@@ -724,7 +731,7 @@ if __name__ == "__main__":
             break
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(trpo.seed_for(args.seed, rank, iteration))
-        probs = sample_bandits(B, args.k, gen, device)
+        probs = sample_bandits(B, args.k, gen, device, per_task=args.trials_per_task)
         if args.imitate:  # §3.1's ablation: behaviour cloning on B Gittins trials (the budget counts their steps)
             rng = np.random.default_rng(trpo.seed_for(args.seed, rank, iteration, 1))
             if args.dagger:  # the policy's own trials, Gittins' action as the label at every state they reach
@@ -740,6 +747,7 @@ if __name__ == "__main__":
             rewards, batch = play(agent, probs, args.n, gen, store=True, pair=pair, critic_task=args.critic_sees_task,
                                   critic_time=time_features(args.n, args.gamma, device) if args.critic_sees_time else None)
             adv, ret = trpo.gae(value_rewards(rewards, args), batch["values"], trial_end, args.gamma, args.lam)
+            adv = trpo.task_baseline(adv, args.trials_per_task)  # the same bandit's other trials (1: no-op)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                                epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,

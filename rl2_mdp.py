@@ -95,6 +95,9 @@ def parse_args(argv=None):
     p.add_argument("--ent-coef", type=float, default=0.0)
     p.add_argument("--vf-coef", type=float, default=1.0,
                    help="weight of the value loss beside the surrogate (with --shared it also trains the policy's GRU)")
+    p.add_argument("--trials-per-task", type=int, default=1, metavar="K",
+                   help="beyond the paper: play each sampled task in K trials of the batch and subtract from each "
+                        "trial's advantages the mean of the other K - 1 (trpo.task_baseline; 1: the paper's estimator)")
     p.add_argument("--critic-sees-task", action="store_true",
                    help="beyond the paper: the value baseline also reads the MDP (R_mean and P); the policy never "
                         "does (gru.RecurrentAgent)")
@@ -226,12 +229,13 @@ def task_features(P, R_mean):
 
 
 # ---- the environment: B MDP trials at once (§3.2) ----
-def sample_mdps(num, rng, device="cpu"):
+def sample_mdps(num, rng, device="cpu", per_task=1):
     """num MDPs from the Table 2 distribution (baselines.sample_mdps, the single source of truth,
-    drawn with the numpy Generator rng) as torch tensors: P (num, S, A, S), R_mean (num, S, A)."""
-    P, R_mean = baselines.sample_mdps(num, rng, N_STATES, N_ACTIONS)
-    return (torch.as_tensor(P, dtype=torch.float32, device=device),
-            torch.as_tensor(R_mean, dtype=torch.float32, device=device))
+    drawn with the numpy Generator rng) as torch tensors: P (num, S, A, S), R_mean (num, S, A).
+    per_task = K > 1 (--trials-per-task): num / K MDPs, each in K neighbouring rows (trpo.task_baseline)."""
+    P, R_mean = baselines.sample_mdps(num // per_task, rng, N_STATES, N_ACTIONS)
+    return (torch.as_tensor(P, dtype=torch.float32, device=device).repeat_interleave(per_task, 0),
+            torch.as_tensor(R_mean, dtype=torch.float32, device=device).repeat_interleave(per_task, 0))
 
 
 def phi(state, prev_action, prev_reward, prev_done, n_states=N_STATES, n_actions=N_ACTIONS, prev_state=None,
@@ -438,6 +442,9 @@ if __name__ == "__main__":
     world, rank, device = trpo.init_distributed(args.device)
     if args.trials_per_iter % world:
         trpo.input_error(f"--trials-per-iter {args.trials_per_iter} is not divisible by {world} processes")
+    if (args.trials_per_iter // world) % args.trials_per_task:
+        trpo.input_error(f"--trials-per-iter {args.trials_per_iter} gives {args.trials_per_iter // world} trials per "
+                         f"process, not a multiple of --trials-per-task {args.trials_per_task}")
     torch.manual_seed(args.seed)  # same initial parameters in every process
     agent = new_agent(args, device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.lr, eps=1e-5)
@@ -523,7 +530,7 @@ if __name__ == "__main__":
         t0 = time.perf_counter()
         iter_seed = trpo.seed_for(args.seed, rank, iteration)  # exact resume (trpo.seed_for)
         gen = torch.Generator().manual_seed(iter_seed)
-        P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device)
+        P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device, per_task=args.trials_per_task)
         rewards, batch = play(agent, P, R_mean, args.n, gen, store=True, transition=args.phi == "transition",
                               value_phi=args.phi == "value", targets=bool(args.imitate))
         if args.imitate:  # DAgger: the policy's own trials, the myopic action as the label at every state
@@ -532,6 +539,7 @@ if __name__ == "__main__":
         else:
             adv, ret = trpo.gae((rewards - REWARD_SHIFT) / REWARD_SCALE, batch["values"], trial_end, args.gamma,
                                 args.lam)
+            adv = trpo.task_baseline(adv, args.trials_per_task)  # the same MDP's other trials (1: no-op)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                                epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,

@@ -70,6 +70,29 @@ def gae(rewards, values, trial_end, gamma, lam, last_value=None):
     return adv, adv + values
 
 
+def task_baseline(adv, trials_per_task):
+    """Leave-one-out task baseline (beyond the paper): subtract from each trial's advantage at step t the
+    mean advantage at step t of the other trials on the same task. Columns b of the (T, B) array are
+    grouped by task: trials b = K*i, ..., K*i + K - 1 (K = trials_per_task) played the same MDP or bandit.
+
+    Why: the value baseline sees only the trial's history, so early in a trial it cannot know whether
+    this task is a rich one; that task-level luck enters every advantage as noise (session 16: at n = 500
+    the bandit's baseline explains none of the return). The other trials on the same task carry the same
+    luck and none of this trial's actions, so subtracting their mean is a valid baseline (it does not
+    depend on this trial's action at t: the policy gradient stays unbiased) that removes the shared part.
+    The same idea as the leave-one-out baselines of REINFORCE with several samples per input.
+    K = 1 returns adv unchanged (the paper's estimator)."""
+    K = int(trials_per_task)
+    if K <= 1:
+        return adv
+    T, B = adv.shape
+    if B % K:
+        raise ValueError(f"{B} trials do not split into tasks of {K} trials each")
+    grouped = adv.reshape(T, B // K, K)
+    others = (grouped.sum(-1, keepdim=True) - grouped) / (K - 1)
+    return (grouped - others).reshape(T, B)
+
+
 def categorical_kl(logits_old, logits_new):
     """KL(pi_old || pi_new) per step, for categorical policies given as logits."""
     logp_old = torch.log_softmax(logits_old, -1)
@@ -254,7 +277,7 @@ def check_run_args(parser, a, experiment, shape):
     """Flags every rl2_*.py script shares: every float flag is finite, --seed >= 0, --eval-only
     needs an existing --checkpoint, --device is a usable device (auto picks cuda when present),
     --resume names a folder holding a checkpoint of this experiment and shape (e.g. {"k": 5, "n": 10}),
-    --out can be created, --bench-scaling N >= 2, --minutes >= 0, --init-from (where the script has it: a
+    --out can be created, --trials-per-task K (where the script has it) divides --trials-per-iter, --bench-scaling N >= 2, --minutes >= 0, --init-from (where the script has it: a
     curriculum over n) names a checkpoint of this experiment, the same shape apart from n and the same
     --policy, whose network size then becomes --hidden; in those scripts --eval-only's checkpoint may also
     differ in n (a policy learned on n-episode trials played for another number of episodes).
@@ -268,6 +291,13 @@ def check_run_args(parser, a, experiment, shape):
         parser.error("--minutes must be non-negative (0: no time limit)")
     if not 0 <= getattr(a, "anneal_lr", 0.0) <= 1:
         parser.error(f"--anneal-lr F decays over the last fraction F of the budget: F must lie in [0, 1] (0: off), not {a.anneal_lr}")
+    per_task = getattr(a, "trials_per_task", 1)
+    if per_task < 1:
+        parser.error("--trials-per-task must be a positive integer (1: every trial on its own task)")
+    if per_task > 1 and a.trials_per_iter % per_task:
+        parser.error(f"--trials-per-iter {a.trials_per_iter} is not a multiple of --trials-per-task {per_task}")
+    if per_task > 1 and getattr(a, "imitate", None):
+        parser.error("--trials-per-task changes the TRPO baseline; --imitate has none")
     if a.bench_scaling is not None and a.bench_scaling < 2:
         parser.error("--bench-scaling N needs N >= 2 processes")
     if a.bench_scaling and (a.resume or a.eval_only):
