@@ -96,6 +96,10 @@ def parse_args(argv=None):
     p.add_argument("--critic-sees-time", action="store_true",
                    help="beyond the paper: the value baseline also reads the time in the trial, t/n and the discount "
                         "mass left 1 - gamma^(n - t) (the policy never does; see time_features)")
+    p.add_argument("--expected-rewards", action="store_true",
+                   help="beyond the paper: the advantages and value targets use each step's expected reward given the "
+                        "state and action (known to the simulator) instead of the sampled one; the policy still sees "
+                        "the sampled reward (unbiased: see trpo.py, 'expected rewards')")
     p.add_argument("--trials-per-task", type=int, default=1, metavar="K",
                    help="beyond the paper: play each sampled task in K trials of the batch and subtract from each "
                         "trial's advantages the mean of the other K - 1 (trpo.task_baseline; 1: the paper's estimator)")
@@ -164,6 +168,8 @@ def parse_args(argv=None):
     trpo.check_run_args(p, a, EXPERIMENT, {"k": a.k, "n": a.n})  # shared flags, checkpoints, --init-from
     if a.dagger and not a.imitate:
         p.error("--dagger needs --imitate gittins")
+    if a.expected_rewards and a.imitate:
+        p.error("--expected-rewards changes the TRPO advantages; --imitate has none")
     if a.critic_sees_task and a.imitate:
         p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
     if a.critic_sees_time and a.imitate:
@@ -214,7 +220,8 @@ def n_inputs(k, kind):
 def play(agent, probs, n, generator, store=False, pair=False, critic_task=False, critic_time=None):
     """Play B = len(probs) trials of n pulls with the recurrent policy, all trials at once.
     The hidden state starts at zero for each trial and is carried across its n episodes.
-    Returns rewards (n, B) and, with store=True, the rollout buffer for the TRPO update.
+    Returns rewards (n, B) and, with store=True, the rollout buffer for the TRPO update (with
+    mean_rewards, the pulled arm's p at each step: --expected-rewards).
     With store=True, what only the baseline reads goes after phi: the arm means p (critic_task) and
     critic_time[t], an (n, m) table of per-step features (time_features)."""
     B, k = probs.shape
@@ -223,7 +230,7 @@ def play(agent, probs, n, generator, store=False, pair=False, critic_task=False,
     a = torch.zeros(B, dtype=torch.long, device=device)
     r = torch.zeros(B, device=device)
     d = torch.zeros(B, device=device)
-    buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values")}
+    buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "mean_rewards")}
     rows = torch.arange(B, device=device)
     privileged = store and getattr(agent, "critic_extra", 0)
     for t in range(n):
@@ -235,13 +242,15 @@ def play(agent, probs, n, generator, store=False, pair=False, critic_task=False,
         logits = logits[0]
         u = torch.rand(B, 1, generator=generator).to(device)
         a = torch.searchsorted(torch.softmax(logits, -1).cumsum(-1), u).squeeze(-1).clamp_(max=k - 1)
-        r = (torch.rand(B, generator=generator).to(device) < probs[rows, a]).float()
+        r_mean = probs[rows, a]
+        r = (torch.rand(B, generator=generator).to(device) < r_mean).float()
         d = torch.ones(B, device=device)  # every pull ends an episode; the trial goes on
         if store:
             buf["obs"].append(x)
             buf["logits"].append(logits)
             buf["values"].append(value[0])
             buf["actions"].append(a)
+            buf["mean_rewards"].append(r_mean)
         buf["rewards"].append(r)
     rewards = torch.stack(buf["rewards"])
     if not store:
@@ -746,7 +755,8 @@ if __name__ == "__main__":
         else:
             rewards, batch = play(agent, probs, args.n, gen, store=True, pair=pair, critic_task=args.critic_sees_task,
                                   critic_time=time_features(args.n, args.gamma, device) if args.critic_sees_time else None)
-            adv, ret = trpo.gae(value_rewards(rewards, args), batch["values"], trial_end, args.gamma, args.lam)
+            scored = batch["mean_rewards"] if args.expected_rewards else rewards  # the same expected gradient
+            adv, ret = trpo.gae(value_rewards(scored, args), batch["values"], trial_end, args.gamma, args.lam)
             adv = trpo.task_baseline(adv, args.trials_per_task)  # the same bandit's other trials (1: no-op)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,

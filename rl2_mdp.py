@@ -95,6 +95,10 @@ def parse_args(argv=None):
     p.add_argument("--ent-coef", type=float, default=0.0)
     p.add_argument("--vf-coef", type=float, default=1.0,
                    help="weight of the value loss beside the surrogate (with --shared it also trains the policy's GRU)")
+    p.add_argument("--expected-rewards", action="store_true",
+                   help="beyond the paper: the advantages and value targets use each step's expected reward given the "
+                        "state and action (known to the simulator) instead of the sampled one; the policy still sees "
+                        "the sampled reward (unbiased: see trpo.py, 'expected rewards')")
     p.add_argument("--trials-per-task", type=int, default=1, metavar="K",
                    help="beyond the paper: play each sampled task in K trials of the batch and subtract from each "
                         "trial's advantages the mean of the other K - 1 (trpo.task_baseline; 1: the paper's estimator)")
@@ -167,6 +171,8 @@ def parse_args(argv=None):
         p.error("--ent-coef must be non-negative")
     if a.shared and a.critic_sees_task:
         p.error("--shared and --critic-sees-task exclude each other: the policy must not read the task")
+    if a.expected_rewards and a.imitate:
+        p.error("--expected-rewards changes the TRPO advantages; --imitate has none")
     if a.critic_sees_task and a.imitate:
         p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
     if a.shared and a.policy == "mlp":
@@ -292,7 +298,7 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
     trials at once. Every episode starts in state 0; the hidden state starts at zero for each trial
     and is carried across its n episodes (never reset at an episode boundary, §2.2).
     Returns rewards (n * horizon, B) and, with store=True, the rollout buffer for the TRPO update
-    (obs, actions, logits, values, states, dones; each (n * horizon, B, ...)).
+    (obs, actions, logits, values, states, dones, mean_rewards = R_mean[s, a] of each step; each (n * horizon, B, ...)).
     transition=True: phi with the previous (state, action) pair spelled out (--phi transition).
     value_phi=True (implies transition): also the pair times the agent's value of the state it led to (--phi value).
     targets=True (with store): the buffer also holds "targets" (n * horizon, B, A), the myopic yardstick's
@@ -308,7 +314,8 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
     r = torch.zeros(B, device=device)
     d = torch.zeros(B, device=device)
     s_prev = torch.full((B,), -1, dtype=torch.long, device=device)  # no pair before the first step
-    buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "states", "dones", "targets")}
+    buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "states", "dones", "targets",
+                              "mean_rewards")}
     if targets:
         n_sa, r_sum = torch.zeros(B, S, A, device=device), torch.zeros(B, S, A, device=device)
     rows = torch.arange(B, device=device)
@@ -322,7 +329,8 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
         logits = logits[0]
         u = torch.rand(B, 1, generator=generator).to(device)
         a = torch.searchsorted(torch.softmax(logits, -1).cumsum(-1), u).squeeze(-1).clamp_(max=A - 1)
-        r = R_mean[rows, s, a] + torch.randn(B, generator=generator).to(device)
+        r_mean = R_mean[rows, s, a]
+        r = r_mean + torch.randn(B, generator=generator).to(device)
         if targets:  # the label is for the state s the action was taken in, before r is seen
             buf["targets"].append(myopic_target(n_sa, r_sum, s))
             n_sa[rows, s, a] += 1
@@ -338,6 +346,7 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
                 buf["values"].append(value[0])
             buf["actions"].append(a)
             buf["states"].append(s)
+            buf["mean_rewards"].append(r_mean)
             buf["dones"].append(d)
         buf["rewards"].append(r)
         s_prev = s
@@ -537,7 +546,8 @@ if __name__ == "__main__":
             info = trpo.imitation_step(agent, optimizer, batch["obs"], batch["targets"], args.epochs,
                                        args.minibatch, gen)
         else:
-            adv, ret = trpo.gae((rewards - REWARD_SHIFT) / REWARD_SCALE, batch["values"], trial_end, args.gamma,
+            scored = batch["mean_rewards"] if args.expected_rewards else rewards  # the same expected gradient
+            adv, ret = trpo.gae((scored - REWARD_SHIFT) / REWARD_SCALE, batch["values"], trial_end, args.gamma,
                                 args.lam)
             adv = trpo.task_baseline(adv, args.trials_per_task)  # the same MDP's other trials (1: no-op)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))

@@ -226,20 +226,55 @@ def test_sampled_tasks_fill_k_neighbouring_columns(K):
         assert torch.equal(R, rl2_mdp.sample_mdps(8, np.random.default_rng(0))[1])
 
 
-def test_trials_per_task_runs_end_to_end_and_bad_values_are_one_line_errors(tmp_path):
+def test_trials_per_task_and_expected_rewards_run_end_to_end_and_bad_values_are_one_line_errors(tmp_path):
     for script, extra in (("rl2_mdp.py", ["--n", "2", "--total-timesteps", "160"]),
                           ("rl2_bandit.py", ["--k", "3", "--n", "4", "--total-timesteps", "64"])):
         common = [script, *extra, "--trials-per-iter", "8", "--hidden", "8", "--eval-instances", "10",
                   "--no-baselines"]
-        p = run_script(*common, "--trials-per-task", "4", "--out", str(tmp_path / script))
+        p = run_script(*common, "--trials-per-task", "4", "--expected-rewards", "--out", str(tmp_path / script))
         assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
         saved = torch.load(tmp_path / script / "checkpoint.pt", weights_only=True)
-        assert saved["args"]["trials_per_task"] == 4
+        assert saved["args"]["trials_per_task"] == 4 and saved["args"]["expected_rewards"] is True
         for bad in (["--trials-per-task", "3"], ["--trials-per-task", "0"]):
             p = run_script(*common, *bad, "--out", str(tmp_path / "bad"))
             assert one_line_error(p) and p.returncode == 2 and "--trials-per-task" in p.stderr, (script, bad, p.stderr)
-    p = run_script("rl2_bandit.py", "--imitate", "gittins", "--trials-per-task", "2", "--out", str(tmp_path / "bad"))
-    assert one_line_error(p) and "--imitate" in p.stderr
+    for flag in (["--trials-per-task", "2"], ["--expected-rewards"]):
+        p = run_script("rl2_bandit.py", "--imitate", "gittins", *flag, "--out", str(tmp_path / "bad"))
+        assert one_line_error(p) and "--imitate" in p.stderr
+
+
+def test_expected_rewards_keep_the_gradient_unbiased_when_later_actions_read_the_noisy_reward():
+    """--expected-rewards in a two-step task: arm 0 (mean 1) or arm 1 (mean 0) at step 1 (logit 0, p0 = 1/2),
+    rewards N(mean, 1); at step 2 the agent stays on its arm if r1 > 0.5, else switches, so the noise of r1
+    steers what follows. d/dlogit E[r1 + r2] = p0 (1 - p0) (E[G | arm 0] - E[G | arm 1]) = 0.25 * 1.
+    The score-function estimate with r1 replaced by its mean (r2 kept) agrees within 5 SE, with less variance."""
+    rng = np.random.default_rng(0)
+    N, means = 400_000, np.array([1.0, 0.0])
+    a1 = (rng.random(N) >= 0.5).astype(int)  # 0 with probability p0 = 1/2
+    r1 = means[a1] + rng.normal(size=N)
+    a2 = np.where(r1 > 0.5, a1, 1 - a1)
+    r2 = means[a2] + rng.normal(size=N)
+    score = (a1 == 0) - 0.5
+    for g in (score * (r1 + r2), score * (means[a1] + r2)):
+        assert abs(g.mean() - 0.25) < 5 * g.std(ddof=1) / math.sqrt(N)
+    assert (score * (means[a1] + r2)).var() < 0.8 * (score * (r1 + r2)).var()
+
+
+def test_rollouts_store_each_steps_expected_reward():
+    torch.manual_seed(0)
+    P, R = rl2_mdp.sample_mdps(64, np.random.default_rng(0))
+    agent = gru.RecurrentAgent(rl2_mdp.n_inputs("paper"), rl2_mdp.N_ACTIONS, 8)
+    rewards, batch = rl2_mdp.play(agent, P, R, 3, torch.Generator().manual_seed(1), store=True)
+    cols = torch.arange(64).expand_as(batch["states"])
+    assert torch.equal(batch["mean_rewards"], R[cols, batch["states"], batch["actions"]])
+    noise = (rewards - batch["mean_rewards"]).flatten()  # what --expected-rewards takes out: N(0, 1) per step
+    assert abs(noise.mean().item()) < 4 / math.sqrt(noise.numel()) and abs(noise.var().item() - 1) < 0.1
+    probs = rl2_bandit.sample_bandits(500, 4, torch.Generator().manual_seed(0))
+    agent = gru.RecurrentAgent(rl2_bandit.n_inputs(4, "paper"), 4, 8)
+    rewards, batch = rl2_bandit.play(agent, probs, 20, torch.Generator().manual_seed(1), store=True)
+    assert torch.equal(batch["mean_rewards"], probs[torch.arange(500), batch["actions"]])
+    noise = rewards - batch["mean_rewards"]
+    assert abs(noise.mean().item()) < 4 * noise.std().item() / math.sqrt(noise.numel())
 
 
 def _toy_batch(seed=0, T=5, B=64, k=3):

@@ -16,6 +16,16 @@ episodes on one sampled MDP, with the GRU state carried across episodes. Two thi
 
 A recurrent value baseline is fitted by regression on the GAE returns in the same minibatch steps.
 
+Two variance reductions beyond the paper, both leaving the policy gradient unbiased (the scripts' flags):
+- Task baseline (--trials-per-task K, task_baseline below): K trials of the batch play the same task, and
+  each trial's advantages lose the mean of the other K - 1 trials' at the same step.
+- Expected rewards (--expected-rewards): a simulator knows E[r_t | s_t, a_t] (the MDP's R_mean[s, a], the
+  bandit arm's p). The returns that multiply the score of an action a_u at u <= t contain r_t, and
+  given everything up to (s_t, a_t), on which those scores depend, r_t's expectation is that mean; so
+  replacing the sampled r_t by it in the returns changes no expectation, only removes the reward noise
+  (variance 1 per step in the MDPs). The policy still observes the sampled r_t in phi: what it learns
+  from the noise (it must estimate the means) is credited through the later returns, which stay exact.
+
 The agent is any module called as `agent(obs, h0, reset, need_value)` -> (logits (T,B,A),
 values (T,B) or None, h_T) over whole sequences; see gru.RecurrentAgent.
 
