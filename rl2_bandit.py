@@ -31,6 +31,14 @@ k = 10, n = 100: 0.951 of the way from random to Gittins with a cool-down of the
     torchrun --standalone --nproc_per_node 2 -- rl2_bandit.py --k 10 --n 100 --phi pair --lam 0.9 --lr 1e-2 \
         --minibatch 32 --init-from runs/k10n10_pair/checkpoint.pt --total-timesteps 32000000 --anneal-lr 0.75
 
+Two variance reductions of the outer loop (beyond the paper, trpo.py's docstring): --expected-rewards scores the
+advantages with the pulled arm's p instead of the 0/1 draw, --trials-per-task K plays each bandit K times per
+batch with a leave-one-out baseline. From the committed k = 50 policy, RL at n = 500 then no longer loses
+what it knew (README, session 20):
+
+    python rl2_bandit.py --k 50 --n 500 --phi pair --init-from results/session16/k50n100/checkpoint.pt --lr 1e-3 \
+        --lam 0.9 --max-kl 0.02 --trials-per-iter 100 --minibatch 25 --total-timesteps 3000000 --expected-rewards
+
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
 learning_curve.png (normalised as the paper's Figure 2: random = 0, Gittins = 1); with --analyse also
 analysis.png and an "analysis" section in results.json.

@@ -24,6 +24,9 @@ its state across the n episodes, so what it learns about this MDP lives in its h
     python rl2_mdp.py --n 25 --phi value --hidden 128 --shared --head state --minibatch 64 --trials-per-iter 256 \
         --init-from results/session18/ab_transition/checkpoint.pt --minutes 12 --total-timesteps 1000000000
                                         # beyond the paper: phi also carries V of the state each pair led to (no gain measured)
+    python rl2_mdp.py --n 25 --phi transition --hidden 128 --shared --head state --minibatch 64 --trials-per-iter 256 \
+        --init-from results/session17/n10_60min_2p/checkpoint.pt --total-timesteps 7000000 --expected-rewards \
+        --trials-per-task 4   # beyond the paper: R_mean[s, a] in the advantages, 4 trials per MDP (no gain measured)
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
 learning_curve.png (normalised as the paper's Figure 3: random = 0, OPSRL = 1).
