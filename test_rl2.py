@@ -235,6 +235,16 @@ def test_trials_per_task_and_expected_rewards_run_end_to_end_and_bad_values_are_
         assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
         saved = torch.load(tmp_path / script / "checkpoint.pt", weights_only=True)
         assert saved["args"]["trials_per_task"] == 4 and saved["args"]["expected_rewards"] is True
+        # the flag reaches the update: the same first rollout (same seed, same trial reward), other weights after it
+        runs = {}
+        for flag in ([], ["--expected-rewards"]):
+            out = tmp_path / f"{script}{len(flag)}"
+            p = run_script(*common, *flag, "--out", str(out))
+            assert p.returncode == 0, p.stderr
+            runs[len(flag)] = ((out / "progress.csv").read_text().splitlines()[1].split(",")[4],
+                               torch.load(out / "checkpoint.pt", weights_only=True)["agent"])
+        assert runs[0][0] == runs[1][0]
+        assert any(not torch.equal(runs[0][1][key], runs[1][1][key]) for key in runs[0][1])
         for bad in (["--trials-per-task", "3"], ["--trials-per-task", "0"]):
             p = run_script(*common, *bad, "--out", str(tmp_path / "bad"))
             assert one_line_error(p) and p.returncode == 2 and "--trials-per-task" in p.stderr, (script, bad, p.stderr)
