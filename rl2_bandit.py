@@ -34,7 +34,8 @@ k = 10, n = 100: 0.951 of the way from random to Gittins with a cool-down of the
 Two variance reductions of the outer loop (beyond the paper, trpo.py's docstring): --expected-rewards scores the
 advantages with the pulled arm's p instead of the 0/1 draw, --trials-per-task K plays each bandit K times per
 batch with a leave-one-out baseline. With them and lambda = 1, RL at n = 500 raises the committed k = 10
-n = 100 policy from 0.913 to 0.924 of the way to Gittins in 9M steps (README, session 20; at k = 50 it does not):
+n = 100 policy from 0.913 to 0.924 of the way to Gittins in 9M steps, and the k = 50 one from 0.906 to 0.920 in
+20 minutes with --trials-per-iter 400 --minibatch 100 (README, session 20):
 
     python rl2_bandit.py --k 10 --n 500 --phi pair --init-from results/session19/k10n100/checkpoint.pt --lr 1e-3 \
         --lam 1.0 --max-kl 0.02 --trials-per-iter 100 --minibatch 25 --total-timesteps 9000000 \
