@@ -3,6 +3,7 @@
 # each arm one process, the two side by side on the two cores; starting points and flags as the session-16 / 18 arms.
 set -e
 # bandit k = 50, n = 500 from the committed n = 100 policy: session 16's CPU arm (README) plus --trials-per-task 4
+mkdir -p runs/s20  # the logs go there (runs/ is ignored by git)
 python rl2_bandit.py --k 50 --n 500 --phi pair --init-from results/session16/k50n100/checkpoint.pt --lr 1e-3 --lam 0.9 \
     --max-kl 0.02 --trials-per-iter 100 --minibatch 25 --total-timesteps 3000000 --no-baselines \
     --trials-per-task 4 --out runs/s20/bandit_n500_task4 > runs/s20/bandit_n500_task4.log 2>&1 &

@@ -1,5 +1,6 @@
 #!/bin/bash
 # Session 20, round 10, one process each, side by side.
+mkdir -p runs/s20  # the logs go there (runs/ is ignored by git)
 case "$1" in
 # (a) k = 50, n = 500, lambda = 1 with the three fixes (round 9a lost 10.4 as its entropy climbed) on a 4x batch:
 #     400 trials (100 bandits x 4) per iteration, 100 per minibatch, 20 minutes

@@ -4,6 +4,7 @@
 #     steps) with --expected-rewards;
 # (b) n = 10 from scratch: session 17's A/B arm (results/session17/ab12min_state_head; 143.37) with
 #     --expected-rewards, on a step budget (6.8M, what session 18's 12-minute n = 10 arm took) instead of 12 minutes.
+mkdir -p runs/s20  # the logs go there (runs/ is ignored by git)
 case "$1" in
 a) python rl2_mdp.py --n 25 --hidden 128 --shared --head state --minibatch 64 --eval-instances 2000 --no-baselines \
        --init-from results/session17/n10_60min_2p/checkpoint.pt --trials-per-iter 256 --phi transition \

@@ -1,5 +1,6 @@
 #!/bin/bash
 # Session 20, round 5, one process each.
+mkdir -p runs/s20  # the logs go there (runs/ is ignored by git)
 case "$1" in
 # (a) k = 50, n = 500 from the committed n = 100 policy with all three baseline fixes together, 9M steps (3x round 1)
 a) python rl2_bandit.py --k 50 --n 500 --phi pair --init-from results/session16/k50n100/checkpoint.pt --lr 1e-3 --lam 0.9 \

@@ -1,5 +1,6 @@
 #!/bin/bash
 # Session 20, round 9: lambda = 1 with the three fixes, longer. One process each, side by side.
+mkdir -p runs/s20  # the logs go there (runs/ is ignored by git)
 case "$1" in
 # (a) k = 50, n = 500 from the committed n = 100 policy, 6M steps
 a) python rl2_bandit.py --k 50 --n 500 --phi pair --init-from results/session16/k50n100/checkpoint.pt --lr 1e-3 --lam 1.0 \
