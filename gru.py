@@ -141,10 +141,15 @@ class RecurrentAgent(nn.Module):
     of the current state, and the output layers have one weight matrix per state: logits = W[s] h + b[s]
     (and the value alike). No new information (phi holds the state); it does outside the network the
     lookup "the action values of the state I am in now", which a single linear layer leaves to the GRU.
+
+    aux_outputs = M > 0 (beyond the paper; the MDPs' `--aux`): one more linear layer on the policy's GRU
+    that predicts M numbers about the task (e.g. the true MDP's action values), trained by regression
+    beside the TRPO loss (trpo.update's aux_coef). It shapes what the GRU keeps; the policy never reads
+    it, so acting and the learned algorithm are unchanged. forward(..., need_aux=True) also returns it.
     """
 
     def __init__(self, input_size, n_actions, hidden_size=256, shared=False, weight_norm=True, critic_extra=0,
-                 head_states=0):
+                 head_states=0, aux_outputs=0):
         super().__init__()
         if critic_extra and shared:
             raise ValueError("a value head on the policy's GRU cannot read inputs the policy must not see")
@@ -156,6 +161,7 @@ class RecurrentAgent(nn.Module):
         self.pi_head = WNLinear(hidden_size, n_actions * max(head_states, 1), weight_norm)
         self.v_gru = None if shared else GRU(input_size + critic_extra, hidden_size, weight_norm)
         self.v_head = WNLinear(hidden_size, max(head_states, 1), weight_norm)
+        self.aux_head = WNLinear(hidden_size, aux_outputs, weight_norm) if aux_outputs else None
 
     def read_out(self, head, out, x):
         """head(out), or with head_states the block of head(out) that belongs to the current state."""
@@ -171,7 +177,7 @@ class RecurrentAgent(nn.Module):
     def policy_parameters(self):
         """What defines the action distribution: the trust region and backtracking act on these."""
         if self.shared:
-            return [p for name, p in self.named_parameters() if not name.startswith("v_head")]
+            return [p for name, p in self.named_parameters() if not name.startswith(("v_head", "aux_head"))]
         return list(self.pi_gru.parameters()) + list(self.pi_head.parameters())
 
     def state_values(self, h):
@@ -181,11 +187,19 @@ class RecurrentAgent(nn.Module):
             raise ValueError("state_values needs per-state output layers (head_states > 0)")
         return self.v_head(h[:, :self.hidden_size] if self.shared else h[:, self.hidden_size:])
 
-    def forward(self, x, h0, reset=None, need_value=True):
+    def forward(self, x, h0, reset=None, need_value=True, need_aux=False):
         """x (T, B, I), h0 (B, H or 2H) -> logits (T, B, A), values (T, B) or None, h_T.
-        With need_value=False a separate value GRU is skipped and its state returned unchanged."""
+        With need_value=False a separate value GRU is skipped and its state returned unchanged.
+        need_aux=True (with aux_outputs): a fourth result, the auxiliary prediction (T, B, M)."""
         H = self.hidden_size
         out, h_pi = self.pi_gru(x[..., :self.input_size] if self.critic_extra else x, h0[:, :H], reset)
+        if need_aux:
+            return (*self.forward_heads(x, h0, reset, out, h_pi, need_value), self.aux_head(out))
+        return self.forward_heads(x, h0, reset, out, h_pi, need_value)
+
+    def forward_heads(self, x, h0, reset, out, h_pi, need_value):
+        """The output layers (and the separate value GRU) on the policy GRU's outputs out (T, B, H)."""
+        H = self.hidden_size
         logits = self.read_out(self.pi_head, out, x)
         if self.shared:
             values = self.read_out(self.v_head, out, x).squeeze(-1) if need_value else None
@@ -241,13 +255,14 @@ class MLPAgent(nn.Module):
 POLICIES = ("gru", "mlp")
 
 
-def make_agent(policy, input_size, n_actions, hidden_size, shared=False, critic_extra=0, head_states=0):
+def make_agent(policy, input_size, n_actions, hidden_size, shared=False, critic_extra=0, head_states=0,
+               aux_outputs=0):
     """The network for --policy: "gru" (RL², §2.3) or "mlp" (the memoryless control)."""
     if policy == "gru":
         return RecurrentAgent(input_size, n_actions, hidden_size, shared, critic_extra=critic_extra,
-                              head_states=head_states)
-    if head_states:
-        raise ValueError("per-state output layers (head_states) are for the GRU policy")
+                              head_states=head_states, aux_outputs=aux_outputs)
+    if head_states or aux_outputs:
+        raise ValueError("per-state output layers (head_states) and auxiliary outputs are for the GRU policy")
     if policy == "mlp":
         return MLPAgent(input_size, n_actions, hidden_size, critic_extra=critic_extra)
     raise ValueError(f"unknown policy {policy!r}; choose from {POLICIES}")

@@ -49,7 +49,8 @@ from gru import POLICIES, load_widened, make_agent
 
 EXPERIMENT = "mdp"
 PHIS = ("paper", "transition", "value")  # --phi: the input embedding (phi below)
-HEADS = ("linear", "state")  # --head: one output layer, or one per current state (beyond the paper)
+HEADS = ("linear", "state")
+AUX_TARGETS = ("q", "reward")  # --aux: what the auxiliary head regresses (aux_targets below)  # --head: one output layer, or one per current state (beyond the paper)
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
 # The value baseline is fitted to returns of (r - REWARD_SHIFT) / REWARD_SCALE, not of r. Every trial
 # has exactly n * T steps, so a constant shift changes every trajectory's discounted return by the
@@ -105,6 +106,12 @@ def parse_args(argv=None):
     p.add_argument("--trials-per-task", type=int, default=1, metavar="K",
                    help="beyond the paper: play each sampled task in K trials of the batch and subtract from each "
                         "trial's advantages the mean of the other K - 1 (trpo.task_baseline; 1: the paper's estimator)")
+    p.add_argument("--aux", choices=AUX_TARGETS, default=None,
+                   help="beyond the paper: a linear head on the policy's GRU regresses, at every step, a fact about the "
+                        "MDP for all 50 (state, action) pairs beside the TRPO loss; q: the true MDP's optimal action "
+                        "values for the steps left in the episode, per step; reward: its mean rewards. The policy never "
+                        "reads the head (aux_targets; with --eval-only / --resume: the checkpoint's)")
+    p.add_argument("--aux-coef", type=float, default=1.0, help="weight of the --aux regression loss")
     p.add_argument("--critic-sees-task", action="store_true",
                    help="beyond the paper: the value baseline also reads the MDP (R_mean and P); the policy never "
                         "does (gru.RecurrentAgent)")
@@ -176,6 +183,12 @@ def parse_args(argv=None):
         p.error("--shared and --critic-sees-task exclude each other: the policy must not read the task")
     if a.expected_rewards and a.imitate:
         p.error("--expected-rewards changes the TRPO advantages; --imitate has none")
+    if a.aux and a.imitate:
+        p.error("--aux joins the TRPO loss; --imitate has none")
+    if a.aux and a.policy == "mlp":
+        p.error("--aux is for --policy gru (it shapes the GRU's state)")
+    if not a.aux_coef > 0:
+        p.error("--aux-coef must be positive")
     if a.critic_sees_task and a.imitate:
         p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
     if a.shared and a.policy == "mlp":
@@ -217,13 +230,18 @@ def checkpoint_policy(ckpt, args, path):
     if args.head is not None and args.head != head:
         trpo.input_error(f"{path} holds a network with --head {head}, not --head {args.head}")
     args.head = head
+    aux = ckpt.get("aux")  # the head's width must match to load; it plays no part in acting
+    if args.resume and args.aux is not None and args.aux != aux:
+        trpo.input_error(f"{path} was trained with {'--aux ' + aux if aux else 'no --aux'}, not --aux {args.aux}")
+    args.aux = aux
     args.phi = trpo.checkpoint_phi(ckpt, args.phi, path)
 
 
 def new_agent(args, device):
     """The network the flags (or the checkpoint, via checkpoint_policy) describe."""
     return make_agent(args.policy or "gru", n_inputs(args.phi), N_ACTIONS, args.hidden, shared=args.shared,
-                      critic_extra=critic_extra(args), head_states=N_STATES if args.head == "state" else 0).to(device)
+                      critic_extra=critic_extra(args), head_states=N_STATES if args.head == "state" else 0,
+                      aux_outputs=N_STATES * N_ACTIONS if getattr(args, "aux", None) else 0).to(device)
 
 
 def critic_extra(args):
@@ -235,6 +253,25 @@ def task_features(P, R_mean):
     """--critic-sees-task: the MDP as the baseline reads it, (B, S*A + S*A*S): centred mean rewards and
     the transition probabilities."""
     return torch.cat([R_mean.flatten(1) - 1.0, P.flatten(1)], 1)
+
+
+def aux_targets(kind, P, R_mean, n, horizon=HORIZON):
+    """--aux: the regression targets (n * horizon, B, S * A) of the auxiliary head at every step of B trials.
+    reward: R_mean[s, a] - 1 for every pair (centred on the prior mean), the same at every step.
+    q: the true MDP's optimal action values for the k = horizon - (t mod horizon) steps left in the current
+    episode, Q_k(s, a) / k - 1 for every pair (per step, centred), by backward induction
+    (baselines.mdp_backward_induction). Regressed on the history, the head's best estimate is E[Q_k | history]:
+    the task-inference signal of meta-RL work after the paper; the policy itself still learns from reward alone."""
+    B, S, A = R_mean.shape
+    if kind == "reward":
+        return (R_mean - 1.0).flatten(1).expand(n * horizon, B, S * A)
+    per_step, V = [], R_mean.new_zeros(B, S)
+    for k in range(1, horizon + 1):  # Q_k = R + P V_{k-1}, V_k = max_a Q_k
+        Q = R_mean + (P @ V.unsqueeze(1).unsqueeze(-1)).squeeze(-1)
+        per_step.append((Q / k - 1.0).flatten(1))
+        V = Q.max(-1).values
+    t = torch.arange(n * horizon)
+    return torch.stack(per_step)[horizon - 1 - t % horizon]
 
 
 # ---- the environment: B MDP trials at once (§3.2) ----
@@ -439,7 +476,7 @@ def plot_curve(csv_path, png_path, args):
 
 
 CSV_FIELDS = ["iteration", "steps", "seconds", "steps_per_s", "trial_reward", "normalized", "kl", "entropy",
-              "clipfrac", "explained_variance", "backtracks", "epoch_kept", "v_loss"]
+              "clipfrac", "explained_variance", "backtracks", "epoch_kept", "v_loss", "aux_loss"]
 
 
 if __name__ == "__main__":
@@ -506,7 +543,13 @@ if __name__ == "__main__":
         if init.get("head", "linear") != args.head:
             trpo.input_error(f"{args.init_from} holds a network with --head {init.get('head', 'linear')}: "
                              f"start from it with --head {init.get('head', 'linear')}")
-        load_widened(agent, init["agent"])  # zero-initialised input columns: the MDP (critic), --phi value's block
+        aux_head = getattr(agent, "aux_head", None)
+        weights = {k: v for k, v in init["agent"].items() if aux_head is not None or not k.startswith("aux_head.")}
+        if aux_head is not None and not init.get("aux"):  # a new --aux head starts from its initialisation
+            weights.update({k: v for k, v in agent.state_dict().items() if k.startswith("aux_head.")})
+        elif aux_head is not None and init.get("aux") != args.aux:
+            trpo.input_error(f"{args.init_from} has an --aux {init['aux']} head: start from it with --aux {init['aux']}")
+        load_widened(agent, weights)  # zero-initialised input columns: the MDP (critic), --phi value's block
         if log:
             print(f"starting from the weights of {args.init_from}")
     if log:
@@ -519,7 +562,7 @@ if __name__ == "__main__":
     def state():
         return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
                 "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared, "head": args.head,
-                "imitate": args.imitate, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                "imitate": args.imitate, "aux": args.aux, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                 "iteration": iteration, "steps": steps, "seconds": seconds,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
@@ -554,9 +597,11 @@ if __name__ == "__main__":
                                 args.lam)
             adv = trpo.task_baseline(adv, args.trials_per_task)  # the same MDP's other trials (1: no-op)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
+            if args.aux:
+                batch["aux_targets"] = aux_targets(args.aux, P, R_mean, args.n)
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                                epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
-                               vf_coef=args.vf_coef, ent_coef=args.ent_coef, generator=gen)
+                               vf_coef=args.vf_coef, ent_coef=args.ent_coef, generator=gen, aux_coef=args.aux_coef)
         trpo.stop_if_not_finite(info, agent, iteration + 1, ckpt_path)  # before anything is saved
         iteration += 1
         steps += rewards.numel() * world
@@ -570,10 +615,11 @@ if __name__ == "__main__":
                "normalized": round((trial_reward - random_ref) / (opsrl_ref - random_ref), 4),
                "kl": round(info["kl"], 5), "entropy": round(info["entropy"], 4),
                "clipfrac": round(info["clipfrac"], 4), "explained_variance": round(info["explained_variance"], 4),
-               "backtracks": info["backtracks"], "epoch_kept": info["epoch_kept"], "v_loss": round(info["v_loss"], 5)}
+               "backtracks": info["backtracks"], "epoch_kept": info["epoch_kept"], "v_loss": round(info["v_loss"], 5),
+               "aux_loss": round(info["aux_loss"], 5) if args.aux else ""}
         if args.imitate:  # no trust region and no value baseline: those columns stay empty
             row.update({key: "" for key in ("kl", "clipfrac", "explained_variance", "backtracks", "epoch_kept",
-                                            "v_loss")})
+                                            "v_loss", "aux_loss")})
         with open(csv_path, "a", newline="") as f:
             csv.DictWriter(f, CSV_FIELDS).writerow(row)
         if args.imitate:
@@ -583,7 +629,8 @@ if __name__ == "__main__":
         else:
             print(f"iter {iteration:4d}  steps {steps:9d}  {row['steps_per_s']:6d} steps/s  trial reward "
                   f"{trial_reward:8.2f}  normalised {row['normalized']:6.3f}  KL {info['kl']:.4f}  "
-                  f"entropy {info['entropy']:.3f}  EV {info['explained_variance']:.2f}  bt {info['backtracks']}",
+                  f"entropy {info['entropy']:.3f}  EV {info['explained_variance']:.2f}  bt {info['backtracks']}"
+                  + (f"  aux {info['aux_loss']:.4f}" if args.aux else ""),
                   flush=True)
         if iteration % args.checkpoint_every == 0:
             trpo.save_checkpoint(ckpt_path, state())
@@ -612,7 +659,7 @@ if __name__ == "__main__":
                "reference": {"random": random_ref, "OPSRL": opsrl_ref},
                "paper": dict(baselines.PAPER_TABLE2.get(args.n, {})), "policy": args.policy,
                "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared, "head": args.head,
-               "imitate": args.imitate}
+               "imitate": args.imitate, "aux": args.aux}
     tmp = os.path.join(args.out, "results.json.tmp")
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)

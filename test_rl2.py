@@ -1515,6 +1515,90 @@ def test_rl2_mdp_state_head_end_to_end(tmp_path):
     assert one_line_error(p) and "--head state" in p.stderr
 
 
+def test_mdp_aux_targets_are_the_true_mdps_action_values_per_step():
+    """--aux q: at step t the target is Q_k / k - 1 for the k = T - (t mod T) steps left in the episode, for all
+    50 pairs, equal to backward induction on the true MDP (baselines.mdp_backward_induction, float64);
+    --aux reward: R_mean - 1 at every step."""
+    P, R = rl2_mdp.sample_mdps(6, np.random.default_rng(1))
+    P, R = P.double(), R.double()
+    T = rl2_mdp.HORIZON
+    target = rl2_mdp.aux_targets("q", P, R, 3)
+    Q, _ = baselines.mdp_backward_induction(P.numpy(), R.numpy(), T)
+    assert target.shape == (3 * T, 6, 50)
+    for t in range(3 * T):
+        np.testing.assert_allclose(target[t].numpy(), Q[:, t % T].reshape(6, 50) / (T - t % T) - 1, atol=1e-12)
+    reward = rl2_mdp.aux_targets("reward", P, R, 3)
+    assert reward.shape == (3 * T, 6, 50) and torch.equal(reward[7], R.flatten(1) - 1) and torch.equal(reward[0], reward[-1])
+
+
+def test_aux_head_never_moves_the_policy_and_trpo_update_fits_it():
+    """gru.RecurrentAgent(aux_outputs=M): the policy's logits are the same with or without the head's output,
+    the head is outside the trust region's parameters, and trpo.update with batch["aux_targets"] fits it
+    (loss falls), while without aux targets the head gets no gradient."""
+    torch.manual_seed(0)
+    T, B, I, A, M = 6, 16, 7, 3, 4
+    for shared in (True, False):
+        agent = gru.RecurrentAgent(I, A, 12, shared=shared, aux_outputs=M)
+        assert not any(p is agent.aux_head.weight for p in agent.policy_parameters())
+        x, h0 = torch.randn(T, B, I), agent.initial_state(B)
+        logits, values, h, aux = agent(x, h0, need_aux=True)
+        plain = agent(x, h0)
+        assert torch.equal(logits, plain[0]) and torch.equal(values, plain[1]) and aux.shape == (T, B, M)
+        with torch.no_grad():
+            old_logits = agent(x, h0)[0]
+        batch = {"obs": x, "actions": torch.randint(A, (T, B)), "logits": old_logits, "advantages": torch.randn(T, B),
+                 "returns": torch.randn(T, B), "reset": torch.zeros(T, B), "h0": h0}
+        before = agent.aux_head.weight.detach().clone()
+        opt = torch.optim.Adam(agent.parameters(), lr=1e-2)
+        trpo.update(agent, opt, batch, agent.policy_parameters(), epochs=1, trials_per_minibatch=B)
+        assert torch.equal(agent.aux_head.weight, before)  # no aux targets: no gradient reaches the head
+        batch["aux_targets"] = torch.randn(1, B, M).expand(T, B, M)  # a fixed fact per trial
+        losses = [trpo.update(agent, opt, batch, agent.policy_parameters(), epochs=2, trials_per_minibatch=B,
+                              max_kl=10.0)["aux_loss"] for _ in range(30)]
+        assert losses[-1] < 0.5 * losses[0], (shared, losses[0], losses[-1])
+
+
+def test_rl2_mdp_aux_end_to_end(tmp_path):
+    """--aux trains, is recorded, is adopted by --eval-only and --resume; it reaches the update (same first
+    rollout, other weights); a curriculum from a checkpoint without the head adds one; bad combinations are
+    one-line errors."""
+    common = ["rl2_mdp.py", "--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20",
+              "--no-baselines", "--total-timesteps", "200"]
+    runs = {}
+    for aux in ([], ["--aux", "q"]):
+        out = tmp_path / f"aux{len(aux)}"
+        p = run_script(*common, *aux, "--out", str(out))
+        assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+        runs[len(aux)] = ((out / "progress.csv").read_text().splitlines()[1].split(",")[4],
+                          torch.load(out / "checkpoint.pt", weights_only=True))
+    assert runs[0][0] == runs[2][0]
+    plain, aux = runs[0][1], runs[2][1]
+    assert aux["aux"] == "q" and plain["aux"] is None and "aux_head.weight" in aux["agent"]
+    assert not torch.equal(plain["agent"]["pi_head.weight"], aux["agent"]["pi_head.weight"])
+    out, ckpt = tmp_path / "aux2", tmp_path / "aux2" / "checkpoint.pt"
+    assert json.loads((out / "results.json").read_text())["aux"] == "q"
+    assert float((out / "progress.csv").read_text().splitlines()[1].split(",")[-1]) > 0
+    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(ckpt), "--eval-instances", "20",
+                   "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    p = run_script(*common[:-1], "400", "--resume", str(out))
+    assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
+    assert torch.load(ckpt, weights_only=True)["steps"] == 400
+    p = run_script(*common[:-1], "600", "--resume", str(out), "--aux", "reward")
+    assert one_line_error(p) and "--aux" in p.stderr
+    p = run_script(*common, "--aux", "reward", "--init-from", str(tmp_path / "aux0" / "checkpoint.pt"),
+                   "--out", str(tmp_path / "from_plain"))
+    assert p.returncode == 0 and "starting from" in p.stdout, p.stderr
+    p = run_script(*common, "--init-from", str(ckpt), "--out", str(tmp_path / "drop_head"))  # the head is dropped
+    assert p.returncode == 0, p.stderr
+    p = run_script(*common, "--aux", "reward", "--init-from", str(ckpt), "--out", str(tmp_path / "other_head"))
+    assert one_line_error(p) and "--aux q" in p.stderr
+    for bad in (["--aux", "q", "--imitate", "myopic"], ["--aux", "q", "--policy", "mlp"], ["--aux-coef", "0"],
+                ["--aux", "value"]):
+        p = run_script(*common, *bad, "--out", str(tmp_path / "bad"))
+        assert one_line_error(p) and p.returncode == 2 and "--aux" in p.stderr, (bad, p.stderr)
+
+
 def test_mdp_value_phi_feeds_back_the_value_of_the_state_the_pair_led_to():
     """--phi value: the first 117 columns are --phi transition's; the last S*A are the previous pair's
     one-hot times V(h_{t-1}, s_t), the per-state value head's estimate for the state just entered, read

@@ -146,7 +146,7 @@ def average_gradients(agent):
 
 def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, trials_per_minibatch=32,
            max_kl=0.01, backtrack_ratio=0.5, max_backtracks=10, vf_coef=1.0, ent_coef=0.0,
-           max_grad_norm=None, generator=None):
+           max_grad_norm=None, generator=None, aux_coef=1.0):
     """One outer-loop iteration of first-order TRPO on a batch of whole trials.
 
     batch: dict of tensors shaped (T, B, ...): obs, actions, logits (the rollout policy's logits),
@@ -154,6 +154,8 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
     policy_params: the parameters that define the policy (the trust region and backtracking act on
     them); default all parameters, as for a network shared by policy and value. With a separate
     value network, pass only the policy's and the value network keeps its fitted weights.
+    batch["aux_targets"] (T, B, M), optional (beyond the paper): what the agent's auxiliary head should
+    predict (agent(..., need_aux=True)); aux_coef * 0.5 * its mean squared error joins the loss.
     Returns a dict of diagnostics."""
     params = list(agent.parameters()) if policy_params is None else list(policy_params)
     obs, actions, old_logits = batch["obs"], batch["actions"], batch["logits"]
@@ -176,13 +178,17 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
 
     theta_old = _flat(params)
     best_surr, best_theta, best_epoch = (all_mean(adv.mean()).item(), theta_old, 0)  # ratio = 1 at theta_old
-    stats = {"pg_loss": 0.0, "v_loss": 0.0, "clipfrac": 0.0}
+    aux_targets = batch.get("aux_targets")
+    stats = {"pg_loss": 0.0, "v_loss": 0.0, "clipfrac": 0.0, "aux_loss": 0.0}
     n_mb = 0
     for epoch in range(1, epochs + 1):
         perm = torch.randperm(B, generator=generator)
         for start in range(0, B, trials_per_minibatch):
             mb = perm[start:start + trials_per_minibatch]  # whole trials: columns of the (T, B) buffer
-            logits, values, _ = agent(obs[:, mb], h0[mb], reset[:, mb], need_value=True)
+            if aux_targets is None:
+                logits, values, _ = agent(obs[:, mb], h0[mb], reset[:, mb], need_value=True)
+            else:
+                logits, values, _, aux = agent(obs[:, mb], h0[mb], reset[:, mb], need_value=True, need_aux=True)
             logp = torch.log_softmax(logits, -1).gather(-1, actions[:, mb].unsqueeze(-1)).squeeze(-1)
             ratio = torch.exp(logp - old_logp[:, mb])
             a = adv[:, mb]
@@ -191,6 +197,10 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
             loss = pg_loss + vf_coef * v_loss
             if ent_coef:
                 loss = loss - ent_coef * entropy(logits).mean()
+            if aux_targets is not None:
+                aux_loss = 0.5 * ((aux - aux_targets[:, mb]) ** 2).mean()
+                loss = loss + aux_coef * aux_loss
+                stats["aux_loss"] += aux_loss.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(agent)
@@ -225,7 +235,7 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
     return {"kl": kl, "entropy": ent, "surrogate": surr, "surrogate_old": all_mean(adv.mean()).item(),
             "epoch_kept": best_epoch, "backtracks": backtracks,
             "clipfrac": stats["clipfrac"] / n_mb, "pg_loss": stats["pg_loss"] / n_mb,
-            "v_loss": stats["v_loss"] / n_mb, "explained_variance": explained_variance(values, returns)}
+            "v_loss": stats["v_loss"] / n_mb, "aux_loss": stats["aux_loss"] / n_mb, "explained_variance": explained_variance(values, returns)}
 
 
 def imitation_step(agent, optimizer, obs, target, epochs=5, trials_per_minibatch=32, generator=None,
