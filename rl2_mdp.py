@@ -53,8 +53,8 @@ from gru import POLICIES, load_widened, make_agent
 
 EXPERIMENT = "mdp"
 PHIS = ("paper", "transition", "value")  # --phi: the input embedding (phi below)
-HEADS = ("linear", "state")
-AUX_TARGETS = ("q", "reward")  # --aux: what the auxiliary head regresses (aux_targets below)  # --head: one output layer, or one per current state (beyond the paper)
+HEADS = ("linear", "state")  # --head: one output layer, or one per current state (beyond the paper)
+AUX_TARGETS = ("q", "reward")  # --aux: what the auxiliary head regresses (aux_targets below)
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
 # The value baseline is fitted to returns of (r - REWARD_SHIFT) / REWARD_SCALE, not of r. Every trial
 # has exactly n * T steps, so a constant shift changes every trajectory's discounted return by the
