@@ -167,14 +167,15 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
     old_logp = old_logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     B = obs.shape[1]
 
-    def evaluate_policy():
-        """Mean KL to the old policy and the unclipped surrogate mean(ratio * A) on the whole batch."""
+    def evaluate_policy(need_value=False):
+        """Mean KL to the old policy, the unclipped surrogate mean(ratio * A) and the entropy on the whole
+        batch; with need_value also the baseline's values (for the explained variance of the kept iterate)."""
         with torch.no_grad():
-            logits, _, _ = agent(obs, h0, reset, need_value=False)
+            logits, values, _ = agent(obs, h0, reset, need_value=need_value)
             logp = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
             stats = all_mean(torch.stack([categorical_kl(old_logits, logits).mean(),
                                           (torch.exp(logp - old_logp) * adv).mean(), entropy(logits).mean()]))
-            return stats[0].item(), stats[1].item(), stats[2].item()
+            return stats[0].item(), stats[1].item(), stats[2].item(), values
 
     theta_old = _flat(params)
     best_surr, best_theta, best_epoch = (all_mean(adv.mean()).item(), theta_old, 0)  # ratio = 1 at theta_old
@@ -211,7 +212,9 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
             stats["v_loss"] += v_loss.item()
             stats["clipfrac"] += ((ratio - 1).abs() > clip).float().mean().item()
             n_mb += 1
-        kl, surr, _ = evaluate_policy()
+        # The last epoch's pass also computes the values: if that iterate is kept, it is the final pass too.
+        last = evaluate_policy(need_value=epoch == epochs)
+        kl, surr = last[0], last[1]
         if kl <= max_kl and surr > best_surr:
             best_surr, best_theta, best_epoch = surr, _flat(params), epoch
 
@@ -221,7 +224,7 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
         theta_new = _flat(params)
         for backtracks in range(1, max_backtracks + 1):
             _assign(params, theta_old + backtrack_ratio ** backtracks * (theta_new - theta_old))
-            kl, surr, _ = evaluate_policy()
+            kl, surr, _, _ = evaluate_policy()
             if kl <= max_kl:
                 break
         else:
@@ -229,9 +232,10 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
             backtracks = max_backtracks + 1
     else:
         _assign(params, best_theta)
-    kl, surr, ent = evaluate_policy()
-    with torch.no_grad():
-        _, values, _ = agent(obs, h0, reset, need_value=True)
+    if best_epoch and best_epoch == epochs:  # the parameters the last epoch's pass measured: its numbers are exact, no new pass
+        kl, surr, ent, values = last
+    else:
+        kl, surr, ent, values = evaluate_policy(need_value=True)
     return {"kl": kl, "entropy": ent, "surrogate": surr, "surrogate_old": all_mean(adv.mean()).item(),
             "epoch_kept": best_epoch, "backtracks": backtracks,
             "clipfrac": stats["clipfrac"] / n_mb, "pg_loss": stats["pg_loss"] / n_mb,
