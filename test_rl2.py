@@ -287,10 +287,10 @@ def test_rollouts_store_each_steps_expected_reward():
     assert abs(noise.mean().item()) < 4 * noise.std().item() / math.sqrt(noise.numel())
 
 
-def _toy_batch(seed=0, T=5, B=64, k=3):
+def _toy_batch(seed=0, T=5, B=64, k=3, shared=False):
     """A recurrent agent on a bandit-like batch with advantages favouring action 0."""
     torch.manual_seed(seed)
-    agent = gru.RecurrentAgent(k + 2, k, 16)
+    agent = gru.RecurrentAgent(k + 2, k, 16, shared=shared)
     obs = torch.randn(T, B, k + 2)
     with torch.no_grad():
         logits, values, _ = agent(obs, agent.initial_state(B))
@@ -315,6 +315,25 @@ def test_trpo_update_respects_trust_region_and_improves_surrogate(lr):
         assert info["epoch_kept"] == 0 and info["backtracks"] >= 1
     else:
         assert info["surrogate"] > info["surrogate_old"]  # it did move, inside the region
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_trpo_update_reports_the_parameters_it_keeps(shared):
+    """kl, entropy and explained variance describe the iterate update() keeps, whichever it is: the last
+    epoch's (its pass is reused, no new one), an earlier epoch's, or a backtracked point."""
+    kept = set()
+    for lr in (1e-3, 3e-3, 0.3):
+        agent, batch = _toy_batch(seed=2, shared=shared)
+        opt = torch.optim.Adam(agent.parameters(), lr=lr)
+        info = trpo.update(agent, opt, batch, policy_params=agent.policy_parameters(), max_kl=0.01, epochs=4,
+                           trials_per_minibatch=16, generator=torch.Generator().manual_seed(0))
+        kept.add("last" if info["epoch_kept"] == 4 else "earlier" if info["epoch_kept"] else "backtracked")
+        with torch.no_grad():
+            logits, values, _ = agent(batch["obs"], batch["h0"])
+        assert info["kl"] == pytest.approx(trpo.categorical_kl(batch["logits"], logits).mean().item(), abs=1e-6)
+        assert info["entropy"] == pytest.approx(trpo.entropy(logits).mean().item(), abs=1e-6)
+        assert info["explained_variance"] == pytest.approx(trpo.explained_variance(values, batch["returns"]), abs=1e-6)
+    assert kept == {"last", "earlier", "backtracked"}
 
 
 def test_learning_rate_schedule_and_its_use_in_training(tmp_path):
