@@ -95,6 +95,11 @@ def parse_args(argv=None):
     p.add_argument("--gamma", type=float, default=0.99)
     p.add_argument("--lam", type=float, default=0.3, help="GAE lambda (paper, appendix A.1)")
     p.add_argument("--max-kl", type=float, default=0.01, help="trust region: mean KL per iteration")
+    p.add_argument("--kl-check", choices=("each", "last"), default="each",
+                   help="each: measure every epoch's iterate on the whole batch, keep the best inside the trust region "
+                        "(the authors' rule); last (beyond the paper): the last epoch's iterate first, earlier ones "
+                        "only while outside or not improving: one whole-batch pass per iteration instead of one per "
+                        "epoch, the same iterate when surrogate and KL grow with the epochs (trpo.update)")
     p.add_argument("--clip", type=float, default=0.1)
     p.add_argument("--ent-coef", type=float, default=0.0)
     p.add_argument("--value-scale", type=float, default=0.0, metavar="S",
@@ -771,7 +776,7 @@ if __name__ == "__main__":
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,
                                epochs=args.epochs, trials_per_minibatch=args.minibatch, max_kl=args.max_kl,
-                               ent_coef=args.ent_coef, generator=gen)
+                               ent_coef=args.ent_coef, generator=gen, kl_check=args.kl_check)
         trpo.stop_if_not_finite(info, agent, iteration + 1, ckpt_path)  # before anything is saved
         iteration += 1
         steps += rewards.numel() * world

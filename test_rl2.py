@@ -46,7 +46,7 @@ def test_gru_matches_torch_float32_to_1e5():
     gru.copy_from_torch(ours, ref)
     x = torch.randn(20, 8, 6)
     h0 = torch.randn(8, 32)
-    out1, h1 = ours(x, h0)
+    out1, h1 = ours(x, h0, fused=False)  # the hand-written loop (the default for T > 1 is PyTorch's kernel)
     out2, h2 = ref(x, h0.unsqueeze(0))
     assert (out1 - out2).abs().max() < 1e-5 and (h1 - h2[0]).abs().max() < 1e-5
     out1.square().sum().backward()
@@ -88,9 +88,10 @@ def test_gru_sequence_equals_step_by_step_and_reset_zeroes_state():
 
 
 def test_fused_gru_equals_the_loop_with_weight_norm_float64():
-    """GRU.fused (PyTorch's own GRU kernel, the default on CUDA) against the hand-written loop, weight norm
-    on: outputs, last state and every gradient, with a zero reset tensor (as trpo.update passes); a
-    reset inside the sequence must fall back to the loop."""
+    """GRU.fused (PyTorch's own GRU kernel, the default for whole sequences) against the hand-written loop,
+    weight norm on: outputs, last state and every gradient, with a zero reset tensor (as trpo.update passes);
+    a reset inside the sequence must fall back to the loop. The default is the kernel for T > 1, the loop for
+    single steps (rollouts)."""
     torch.manual_seed(0)
     g = gru.GRU(5, 7).double()
     with torch.no_grad():
@@ -112,6 +113,11 @@ def test_fused_gru_equals_the_loop_with_weight_norm_float64():
     with torch.no_grad():
         assert torch.equal(g(x, h0, reset, fused=True)[0], g(x, h0, reset, fused=False)[0])
         assert not torch.allclose(g(x, h0, reset, fused=True)[0], g(x, h0, fused=True)[0])
+    calls, kernel = [], g.fused
+    g.fused = lambda *a: calls.append(len(a[0])) or kernel(*a)
+    with torch.no_grad():
+        g(x, h0), g(x, h0, torch.zeros(9, 4, dtype=torch.float64)), g(x, h0, reset), g(x[:1], h0)
+    assert calls == [9, 9]
 
 
 # ---- trpo.py ----
@@ -334,6 +340,44 @@ def test_trpo_update_reports_the_parameters_it_keeps(shared):
         assert info["entropy"] == pytest.approx(trpo.entropy(logits).mean().item(), abs=1e-6)
         assert info["explained_variance"] == pytest.approx(trpo.explained_variance(values, batch["returns"]), abs=1e-6)
     assert kept == {"last", "earlier", "backtracked"}
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_trpo_kl_check_last_keeps_the_last_good_iterate_with_one_pass(shared):
+    """kl_check="last" measures the last epoch's iterate first and walks back only while an iterate is outside
+    the trust region or does not improve: the same parameters as the authors' rule ("each") when that keeps
+    the last epoch or backtracks, else a later epoch inside the region; one whole-batch pass when the last
+    epoch is kept. Its statistics describe the parameters it keeps."""
+    seen = set()
+    for lr in (1e-3, 3e-3, 0.3):
+        result = {}
+        for check in ("each", "last"):
+            agent, batch = _toy_batch(seed=2, shared=shared)
+            passes, forward = [], agent.forward
+            agent.forward = lambda x, *a, **k: passes.append(x.shape[1] == 64 and not torch.is_grad_enabled()) or forward(x, *a, **k)
+            opt = torch.optim.Adam(agent.parameters(), lr=lr)
+            info = trpo.update(agent, opt, batch, policy_params=agent.policy_parameters(), max_kl=0.01, epochs=4,
+                               trials_per_minibatch=16, generator=torch.Generator().manual_seed(0), kl_check=check)
+            with torch.no_grad():
+                logits, values, _ = forward(batch["obs"], batch["h0"])
+            assert info["kl"] == pytest.approx(trpo.categorical_kl(batch["logits"], logits).mean().item(), abs=1e-6)
+            assert info["entropy"] == pytest.approx(trpo.entropy(logits).mean().item(), abs=1e-6)
+            assert info["explained_variance"] == pytest.approx(trpo.explained_variance(values, batch["returns"]), abs=1e-6)
+            assert info["kl"] <= 0.01 and info["surrogate"] >= info["surrogate_old"]
+            result[check] = info, trpo._flat(agent.parameters()), sum(passes)
+        (each, theta_each, _), (last, theta_last, passes_last) = result["each"], result["last"]
+        if each["epoch_kept"] in (0, 4):
+            assert last["epoch_kept"] == each["epoch_kept"] and torch.equal(theta_last, theta_each)
+            seen.add("backtracked" if each["epoch_kept"] == 0 else "last")
+            if each["epoch_kept"] == 4:
+                assert passes_last == 1 and result["each"][2] == 4
+        else:  # the authors' rule kept an earlier epoch: "last" keeps that one or a later one inside the region
+            assert last["epoch_kept"] >= each["epoch_kept"] and last["surrogate"] <= each["surrogate"] + 1e-9
+            assert passes_last == 4 - last["epoch_kept"] + 1  # epochs 4, 3, ..., the kept one; no extra pass
+            seen.add("earlier")
+    assert seen == {"last", "earlier", "backtracked"}
+    with pytest.raises(ValueError, match="kl_check"):
+        trpo.update(agent, opt, batch, kl_check="best")
 
 
 def test_learning_rate_schedule_and_its_use_in_training(tmp_path):

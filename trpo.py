@@ -146,7 +146,7 @@ def average_gradients(agent):
 
 def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, trials_per_minibatch=32,
            max_kl=0.01, backtrack_ratio=0.5, max_backtracks=10, vf_coef=1.0, ent_coef=0.0,
-           max_grad_norm=None, generator=None, aux_coef=1.0):
+           max_grad_norm=None, generator=None, aux_coef=1.0, kl_check="each"):
     """One outer-loop iteration of first-order TRPO on a batch of whole trials.
 
     batch: dict of tensors shaped (T, B, ...): obs, actions, logits (the rollout policy's logits),
@@ -156,6 +156,12 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
     value network, pass only the policy's and the value network keeps its fitted weights.
     batch["aux_targets"] (T, B, M), optional (beyond the paper): what the agent's auxiliary head should
     predict (agent(..., need_aux=True)); aux_coef * 0.5 * its mean squared error joins the loss.
+    kl_check: how the kept iterate is found. "each" (the authors' rule): measure every epoch's iterate on the
+    whole batch and keep the one with the best surrogate among those inside the trust region. "last" (beyond
+    the paper, --kl-check last): measure the last epoch's iterate first and walk back through the earlier
+    epochs' iterates only while they are outside the trust region or do not improve the surrogate. The two
+    keep the same iterate whenever the surrogate and the KL grow from epoch to epoch (what they do in
+    practice); "last" then pays one whole-batch pass instead of one per epoch.
     Returns a dict of diagnostics."""
     params = list(agent.parameters()) if policy_params is None else list(policy_params)
     obs, actions, old_logits = batch["obs"], batch["actions"], batch["logits"]
@@ -177,11 +183,15 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
                                           (torch.exp(logp - old_logp) * adv).mean(), entropy(logits).mean()]))
             return stats[0].item(), stats[1].item(), stats[2].item(), values
 
+    if kl_check not in ("each", "last"):
+        raise ValueError(f"kl_check must be 'each' or 'last', not {kl_check!r}")
     theta_old = _flat(params)
     best_surr, best_theta, best_epoch = (all_mean(adv.mean()).item(), theta_old, 0)  # ratio = 1 at theta_old
     aux_targets = batch.get("aux_targets")
     stats = {"pg_loss": 0.0, "v_loss": 0.0, "clipfrac": 0.0, "aux_loss": 0.0}
     n_mb = 0
+    iterates = []  # kl_check "last": each epoch's parameters, measured after the epochs
+    kept = None  # the whole-batch pass at the kept parameters, if one was made (its numbers are exact)
     for epoch in range(1, epochs + 1):
         perm = torch.randperm(B, generator=generator)
         for start in range(0, B, trials_per_minibatch):
@@ -212,11 +222,26 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
             stats["v_loss"] += v_loss.item()
             stats["clipfrac"] += ((ratio - 1).abs() > clip).float().mean().item()
             n_mb += 1
+        if kl_check == "last":
+            iterates.append(_flat(params))
+            continue
         # The last epoch's pass also computes the values: if that iterate is kept, it is the final pass too.
         last = evaluate_policy(need_value=epoch == epochs)
         kl, surr = last[0], last[1]
         if kl <= max_kl and surr > best_surr:
             best_surr, best_theta, best_epoch = surr, _flat(params), epoch
+            kept = last if epoch == epochs else None
+    if kl_check == "last":  # from the last epoch's iterate back to the first one inside that improves
+        for epoch in range(epochs, 0, -1):
+            if epoch < epochs:
+                _assign(params, iterates[epoch - 1])
+            last = evaluate_policy(need_value=True)
+            kl, surr = last[0], last[1]
+            if kl <= max_kl and surr > best_surr:
+                best_surr, best_theta, best_epoch, kept = surr, iterates[epoch - 1], epoch, last
+                break
+        else:
+            _assign(params, iterates[-1])  # none inside: backtrack from the last iterate, as "each" does
 
     # Keep the best iterate inside the trust region; if none, backtrack from the last iterate.
     backtracks = 0
@@ -232,8 +257,8 @@ def update(agent, optimizer, batch, policy_params=None, clip=0.1, epochs=5, tria
             backtracks = max_backtracks + 1
     else:
         _assign(params, best_theta)
-    if best_epoch and best_epoch == epochs:  # the parameters the last epoch's pass measured: its numbers are exact, no new pass
-        kl, surr, ent, values = last
+    if best_epoch and kept is not None:  # the parameters a pass above measured: its numbers are exact, no new pass
+        kl, surr, ent, values = kept
     else:
         kl, surr, ent, values = evaluate_policy(need_value=True)
     return {"kl": kl, "entropy": ent, "surrogate": surr, "surrogate_old": all_mean(adv.mean()).item(),
