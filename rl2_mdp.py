@@ -54,7 +54,7 @@ from gru import POLICIES, load_widened, make_agent
 EXPERIMENT = "mdp"
 PHIS = ("paper", "transition", "value")  # --phi: the input embedding (phi below)
 HEADS = ("linear", "state")  # --head: one output layer, or one per current state (beyond the paper)
-AUX_TARGETS = ("q", "reward")  # --aux: what the auxiliary head regresses (aux_targets below)
+AUX_TARGETS = ("q", "reward", "model")  # --aux: what the auxiliary head regresses (aux_targets below)
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
 # The value baseline is fitted to returns of (r - REWARD_SHIFT) / REWARD_SCALE, not of r. Every trial
 # has exactly n * T steps, so a constant shift changes every trajectory's discounted return by the
@@ -118,7 +118,8 @@ def parse_args(argv=None):
     p.add_argument("--aux", choices=AUX_TARGETS, default=None,
                    help="beyond the paper: a linear head on the policy's GRU regresses, at every step, a fact about the "
                         "MDP for all 50 (state, action) pairs beside the TRPO loss; q: the true MDP's optimal action "
-                        "values for the steps left in the episode, per step; reward: its mean rewards. The policy never "
+                        "values for the steps left in the episode, per step; reward: its mean rewards; model: its mean "
+                        "rewards and its transition probabilities (S*A*S more outputs). The policy never "
                         "reads the head (aux_targets; with --eval-only / --resume: the checkpoint's)")
     p.add_argument("--aux-coef", type=float, default=1.0, help="weight of the --aux regression loss")
     p.add_argument("--critic-sees-task", action="store_true",
@@ -250,7 +251,12 @@ def new_agent(args, device):
     """The network the flags (or the checkpoint, via checkpoint_policy) describe."""
     return make_agent(args.policy or "gru", n_inputs(args.phi), N_ACTIONS, args.hidden, shared=args.shared,
                       critic_extra=critic_extra(args), head_states=N_STATES if args.head == "state" else 0,
-                      aux_outputs=N_STATES * N_ACTIONS if getattr(args, "aux", None) else 0).to(device)
+                      aux_outputs=aux_width(getattr(args, "aux", None))).to(device)
+
+
+def aux_width(kind):
+    """Outputs of the --aux head: one per (state, action) pair, and one per (state, action, next state) for model."""
+    return 0 if kind is None else N_STATES * N_ACTIONS * (1 + N_STATES if kind == "model" else 1)
 
 
 def critic_extra(args):
@@ -270,10 +276,20 @@ def aux_targets(kind, P, R_mean, n, horizon=HORIZON):
     q: the true MDP's optimal action values for the k = horizon - (t mod horizon) steps left in the current
     episode, Q_k(s, a) / k - 1 for every pair (per step, centred), by backward induction
     (baselines.mdp_backward_induction). Regressed on the history, the head's best estimate is E[Q_k | history]:
-    the task-inference signal of meta-RL work after the paper; the policy itself still learns from reward alone."""
+    the task-inference signal of meta-RL work after the paper; the policy itself still learns from reward alone.
+    model: the mean rewards and the transition probabilities P[s, a, s'], (n * horizon, B, S*A + S*A*S), the whole
+    MDP (a belief over the model, as in VariBAD-style task inference). Scaled so the two parts weigh alike: each
+    P[s, a, :] is standardised by its prior standard deviation under the flat Dirichlet and divided by sqrt(S), so
+    its S entries carry one reward's prior variance, and both parts are multiplied by sqrt(1 + S) so the reward
+    part weighs in trpo.update's mean over S*A*(1 + S) outputs as much as --aux reward's over S*A."""
     B, S, A = R_mean.shape
     if kind == "reward":
         return (R_mean - 1.0).flatten(1).expand(n * horizon, B, S * A)
+    if kind == "model":
+        prior_sd = ((S - 1) / (S * S * (S + 1))) ** 0.5  # sd of one entry of Dirichlet(1, ..., 1) over S states
+        rewards = (R_mean - 1.0).flatten(1)
+        transitions = (P - 1.0 / S).flatten(1) / (prior_sd * S ** 0.5)
+        return ((1 + S) ** 0.5 * torch.cat([rewards, transitions], 1)).expand(n * horizon, B, S * A * (1 + S))
     per_step, V = [], R_mean.new_zeros(B, S)
     for k in range(1, horizon + 1):  # Q_k = R + P V_{k-1}, V_k = max_a Q_k
         Q = R_mean + (P @ V.unsqueeze(1).unsqueeze(-1)).squeeze(-1)

@@ -1621,6 +1621,37 @@ def test_aux_head_never_moves_the_policy_and_trpo_update_fits_it():
         assert losses[-1] < 0.5 * losses[0], (shared, losses[0], losses[-1])
 
 
+def test_mdp_aux_model_targets_hold_the_whole_mdp_with_both_parts_weighted_alike(tmp_path):
+    """--aux model: the target decodes back to R_mean and P exactly, is the same at every step, and is scaled as
+    aux_targets says: under the prior each reward entry has variance 1 + S and each P[s, a, :] block's S entries
+    together also 1 + S (checked on 4000 MDPs within 4 standard errors); the head gets S*A*(1 + S) outputs."""
+    S, A, T = rl2_mdp.N_STATES, rl2_mdp.N_ACTIONS, rl2_mdp.HORIZON
+    P, R = rl2_mdp.sample_mdps(4000, np.random.default_rng(2))
+    P, R = P.double(), R.double()
+    target = rl2_mdp.aux_targets("model", P, R, 2)
+    assert target.shape == (2 * T, 4000, S * A * (1 + S)) and torch.equal(target[0], target[-1])
+    c = (1 + S) ** 0.5
+    prior_sd = ((S - 1) / (S * S * (S + 1))) ** 0.5
+    np.testing.assert_allclose((target[3, :, :S * A] / c + 1).numpy(), R.flatten(1).numpy(), atol=1e-12)
+    decoded = (target[3, :, S * A:] / c * prior_sd * S ** 0.5 + 1 / S).reshape(4000, S, A, S)
+    np.testing.assert_allclose(decoded.numpy(), P.numpy(), atol=1e-12)
+    rewards = target[0, :, :S * A].numpy()
+    block_var = (target[0, :, S * A:].reshape(4000, S * A, S) ** 2).sum(-1).numpy()  # prior mean of P is 1/S
+    for x, per_entry in ((rewards ** 2, rewards ** 2), (block_var, block_var)):
+        se = per_entry.std() / np.sqrt(per_entry.size / S)  # entries of one MDP are not independent: a cautious SE
+        assert abs(x.mean() - (1 + S)) < 4 * se, (x.mean(), se)
+    assert rl2_mdp.aux_width("model") == S * A * (1 + S) and rl2_mdp.aux_width("reward") == S * A
+    out = tmp_path / "model"
+    p = run_script("rl2_mdp.py", "--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20",
+                   "--no-baselines", "--total-timesteps", "200", "--aux", "model", "--out", str(out))
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert ckpt["aux"] == "model" and ckpt["agent"]["aux_head.weight"].shape[0] == S * A * (1 + S)
+    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(out / "checkpoint.pt"),
+                   "--eval-instances", "20", "--no-baselines")
+    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+
+
 def test_rl2_mdp_aux_end_to_end(tmp_path):
     """--aux trains, is recorded, is adopted by --eval-only and --resume; it reaches the update (same first
     rollout, other weights); a curriculum from a checkpoint without the head adds one; bad combinations are
