@@ -31,6 +31,9 @@ its state across the n episodes, so what it learns about this MDP lives in its h
         --aux reward --minutes 12 --total-timesteps 1000000000   # beyond the paper: a head regresses the MDP's mean
                                         # rewards beside the TRPO loss: +2.1 +- 0.6 over the same 12 minutes without;
                                         # 60 minutes: 158.2 at n = 10, 436.5 played at n = 25 (README)
+    torchrun --standalone --nproc_per_node 2 -- rl2_mdp.py --n 10 --phi transition --hidden 128 --shared --head state \
+        --aux reward --kl-check last --trials-per-iter 512 --minibatch 64 --anneal-lr 0.25 --minutes 60 \
+        --total-timesteps 1000000000    # beyond the paper: both cores, 60 min: 159.4 at n = 10, 443.3 at n = 25 (README)
 
 Outputs under --out: progress.csv (one row per iteration), checkpoint.pt, results.json,
 learning_curve.png (normalised as the paper's Figure 3: random = 0, OPSRL = 1).
