@@ -1621,7 +1621,7 @@ def test_aux_head_never_moves_the_policy_and_trpo_update_fits_it():
         assert losses[-1] < 0.5 * losses[0], (shared, losses[0], losses[-1])
 
 
-def test_mdp_aux_model_targets_hold_the_whole_mdp_with_both_parts_weighted_alike(tmp_path):
+def test_mdp_aux_model_targets_hold_the_whole_mdp_with_both_parts_weighted_alike():
     """--aux model: the target decodes back to R_mean and P exactly, is the same at every step, and is scaled as
     aux_targets says: under the prior each reward entry has variance 1 + S and each P[s, a, :] block's S entries
     together also 1 + S (checked on 4000 MDPs within 4 standard errors); the head gets S*A*(1 + S) outputs."""
@@ -1641,21 +1641,13 @@ def test_mdp_aux_model_targets_hold_the_whole_mdp_with_both_parts_weighted_alike
         se = per_entry.std() / np.sqrt(per_entry.size / S)  # entries of one MDP are not independent: a cautious SE
         assert abs(x.mean() - (1 + S)) < 4 * se, (x.mean(), se)
     assert rl2_mdp.aux_width("model") == S * A * (1 + S) and rl2_mdp.aux_width("reward") == S * A
-    out = tmp_path / "model"
-    p = run_script("rl2_mdp.py", "--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20",
-                   "--no-baselines", "--total-timesteps", "200", "--aux", "model", "--out", str(out))
-    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
-    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert ckpt["aux"] == "model" and ckpt["agent"]["aux_head.weight"].shape[0] == S * A * (1 + S)
-    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(out / "checkpoint.pt"),
-                   "--eval-instances", "20", "--no-baselines")
-    assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
+    # end to end (a run that trains the 550-output head): test_rl2_mdp_aux_end_to_end
 
 
 def test_rl2_mdp_aux_end_to_end(tmp_path):
     """--aux trains, is recorded, is adopted by --eval-only and --resume; it reaches the update (same first
-    rollout, other weights); a curriculum from a checkpoint without the head adds one; bad combinations are
-    one-line errors."""
+    rollout, other weights); a curriculum from a checkpoint without the head adds one (--aux model: the wide
+    head); bad combinations are one-line errors."""
     common = ["rl2_mdp.py", "--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--eval-instances", "20",
               "--no-baselines", "--total-timesteps", "200"]
     runs = {}
@@ -1680,9 +1672,11 @@ def test_rl2_mdp_aux_end_to_end(tmp_path):
     assert torch.load(ckpt, weights_only=True)["steps"] == 400
     p = run_script(*common[:-1], "600", "--resume", str(out), "--aux", "reward")
     assert one_line_error(p) and "--aux" in p.stderr
-    p = run_script(*common, "--aux", "reward", "--init-from", str(tmp_path / "aux0" / "checkpoint.pt"),
-                   "--out", str(tmp_path / "from_plain"))
+    p = run_script(*common, "--aux", "model", "--init-from", str(tmp_path / "aux0" / "checkpoint.pt"),
+                   "--out", str(tmp_path / "from_plain"))  # --aux model: the head has S*A*(1 + S) outputs
     assert p.returncode == 0 and "starting from" in p.stdout, p.stderr
+    model = torch.load(tmp_path / "from_plain" / "checkpoint.pt", weights_only=True)
+    assert model["aux"] == "model" and model["agent"]["aux_head.weight"].shape[0] == rl2_mdp.aux_width("model") == 550
     p = run_script(*common, "--init-from", str(ckpt), "--out", str(tmp_path / "drop_head"))  # the head is dropped
     assert p.returncode == 0, p.stderr
     p = run_script(*common, "--aux", "reward", "--init-from", str(ckpt), "--out", str(tmp_path / "other_head"))
