@@ -1637,8 +1637,8 @@ def test_mdp_aux_model_targets_hold_the_whole_mdp_with_both_parts_weighted_alike
     np.testing.assert_allclose(decoded.numpy(), P.numpy(), atol=1e-12)
     rewards = target[0, :, :S * A].numpy()
     block_var = (target[0, :, S * A:].reshape(4000, S * A, S) ** 2).sum(-1).numpy()  # prior mean of P is 1/S
-    for x, per_entry in ((rewards ** 2, rewards ** 2), (block_var, block_var)):
-        se = per_entry.std() / np.sqrt(per_entry.size / S)  # entries of one MDP are not independent: a cautious SE
+    for x in (rewards ** 2, block_var):
+        se = x.std() / np.sqrt(x.size / S)  # entries of one MDP are not independent: a cautious SE
         assert abs(x.mean() - (1 + S)) < 4 * se, (x.mean(), se)
     assert rl2_mdp.aux_width("model") == S * A * (1 + S) and rl2_mdp.aux_width("reward") == S * A
     # end to end (a run that trains the 550-output head): test_rl2_mdp_aux_end_to_end
