@@ -3,6 +3,9 @@ short training runs that must beat random, and the scripts end to end in subproc
 
     pytest -q test_rl2.py
 """
+import contextlib
+import importlib
+import io
 import itertools
 import json
 import math
@@ -11,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -25,6 +29,20 @@ torch.set_num_threads(1)
 
 def run_script(*argv, timeout=300):
     return subprocess.run([sys.executable, *argv], cwd=HERE, capture_output=True, text=True, timeout=timeout)
+
+
+def bad_input(script, *argv):
+    """A run that should stop on bad input, checked in this process when the script's parse_args stops it
+    (what most bad inputs do, before any slow set-up) and in a subprocess otherwise: each subprocess costs
+    ~2.5 s of imports. Returns what run_script would: returncode, stdout and stderr."""
+    module = importlib.import_module(os.path.basename(script)[:-3])
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            module.parse_args(list(argv))
+    except SystemExit as e:
+        return types.SimpleNamespace(returncode=e.code, stdout="", stderr=err.getvalue())
+    return run_script(script, *argv)
 
 
 def one_line_error(proc):
@@ -252,10 +270,10 @@ def test_trials_per_task_and_expected_rewards_run_end_to_end_and_bad_values_are_
         assert runs[0][0] == runs[1][0]
         assert any(not torch.equal(runs[0][1][key], runs[1][1][key]) for key in runs[0][1])
         for bad in (["--trials-per-task", "3"], ["--trials-per-task", "0"]):
-            p = run_script(*common, *bad, "--out", str(tmp_path / "bad"))
+            p = bad_input(*common, *bad, "--out", str(tmp_path / "bad"))
             assert one_line_error(p) and p.returncode == 2 and "--trials-per-task" in p.stderr, (script, bad, p.stderr)
     for flag in (["--trials-per-task", "2"], ["--expected-rewards"]):
-        p = run_script("rl2_bandit.py", "--imitate", "gittins", *flag, "--out", str(tmp_path / "bad"))
+        p = bad_input("rl2_bandit.py", "--imitate", "gittins", *flag, "--out", str(tmp_path / "bad"))
         assert one_line_error(p) and "--imitate" in p.stderr
 
 
@@ -397,7 +415,7 @@ def test_learning_rate_schedule_and_its_use_in_training(tmp_path):
     last_start = saved["steps"] - 40  # 10 trials of 4 pulls per iteration
     expected = trpo.learning_rate(saved["args"]["lr"], last_start, 200, 0.5)
     assert saved["optimizer"]["param_groups"][0]["lr"] == pytest.approx(expected) and 0 < expected < saved["args"]["lr"]
-    p = run_script("rl2_mdp.py", "--anneal-lr", "1.5")
+    p = bad_input("rl2_mdp.py", "--anneal-lr", "1.5")
     assert one_line_error(p) and "--anneal-lr" in p.stderr
 
 
@@ -587,9 +605,9 @@ def test_rl2_bandit_pair_phi_end_to_end(tmp_path):
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "7", "--eval-only", "--checkpoint", str(ckpt),
                    "--eval-instances", "20", "--no-baselines")  # the n = 4 policy played for 7 pulls
     assert p.returncode == 0 and "trained on n = 4 pull trials at n = 7" in p.stdout, p.stderr
-    p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--phi", "paper", "--checkpoint", str(ckpt))
+    p = bad_input("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--phi", "paper", "--checkpoint", str(ckpt))
     assert one_line_error(p) and "--phi pair" in p.stderr
-    p = run_script("rl2_bandit.py", *common, "--n", "8", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
+    p = bad_input("rl2_bandit.py", *common, "--n", "8", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
     assert one_line_error(p) and "--phi" in p.stderr
     p = run_script("rl2_bandit.py", *common, "--n", "8", "--phi", "pair", "--init-from", str(ckpt),
                    "--total-timesteps", "80", "--out", str(tmp_path / "y"))  # the same phi: a curriculum over n
@@ -604,7 +622,7 @@ def test_rl2_bandit_pair_phi_end_to_end(tmp_path):
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "6", "--eval-only", "--checkpoint", str(sh / "checkpoint.pt"),
                    "--eval-instances", "20", "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
-    p = run_script("rl2_bandit.py", *common, "--n", "8", "--phi", "pair", "--shared", "--init-from", str(ckpt),
+    p = bad_input("rl2_bandit.py", *common, "--n", "8", "--phi", "pair", "--shared", "--init-from", str(ckpt),
                    "--out", str(tmp_path / "w"))
     assert one_line_error(p) and "drop --shared" in p.stderr
     # --minutes: the wall-clock budget stops the run (here after its first iteration) long before the steps do
@@ -630,15 +648,15 @@ def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--checkpoint", str(out / "checkpoint.pt"),
                    "--eval-instances", "20", "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
-    p = run_script("rl2_bandit.py", "--k", "4", "--n", "4", "--eval-only", "--checkpoint", str(out / "checkpoint.pt"))
+    p = bad_input("rl2_bandit.py", "--k", "4", "--n", "4", "--eval-only", "--checkpoint", str(out / "checkpoint.pt"))
     assert one_line_error(p) and "--k 3" in p.stderr
     bad = tmp_path / "bad.pt"
     bad.write_bytes((out / "checkpoint.pt").read_bytes()[:300])
-    p = run_script("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--checkpoint", str(bad))
+    p = bad_input("rl2_bandit.py", "--k", "3", "--n", "4", "--eval-only", "--checkpoint", str(bad))
     assert one_line_error(p) and "cannot read checkpoint" in p.stderr
     for argv in (["--k", "1"], ["--n", "0"], ["--eval-instances", "1"], ["--lr", "-1"], ["--device", "tpu"],
                  ["--eval-only"], ["--resume", str(tmp_path / "nowhere")]):
-        p = run_script("rl2_bandit.py", *argv)
+        p = (run_script if argv[0] == "--k" else bad_input)("rl2_bandit.py", *argv)  # one through the real entry
         assert one_line_error(p) and p.returncode == 2, (argv, p.stderr)
     # curriculum over n: a k = 3 policy trained at n = 4 starts a run at n = 8 (same k only)
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "8", "--init-from", str(out / "checkpoint.pt"), "--hidden", "99",
@@ -650,7 +668,7 @@ def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
     source = torch.load(out / "checkpoint.pt", weights_only=True)["agent"]
     for name, w in ckpt["agent"].items():  # with a vanishing step size the weights are still the source's
         torch.testing.assert_close(w, source[name], rtol=0, atol=1e-6)
-    p = run_script("rl2_bandit.py", "--k", "4", "--n", "8", "--init-from", str(out / "checkpoint.pt"))
+    p = bad_input("rl2_bandit.py", "--k", "4", "--n", "8", "--init-from", str(out / "checkpoint.pt"))
     assert one_line_error(p) and p.returncode == 2 and "--k 3" in p.stderr
     # --critic-sees-task from a plain checkpoint: the baseline gains input columns for p, the rest is the
     # source's; evaluation adopts the flag from the checkpoint; a plain run cannot start from it
@@ -665,9 +683,9 @@ def test_rl2_bandit_end_to_end_and_bad_inputs(tmp_path):
     p = run_script("rl2_bandit.py", "--k", "3", "--n", "8", "--eval-only", "--checkpoint", str(crit / "checkpoint.pt"),
                    "--eval-instances", "20", "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
-    p = run_script("rl2_bandit.py", "--k", "3", "--n", "9", "--init-from", str(crit / "checkpoint.pt"))
+    p = bad_input("rl2_bandit.py", "--k", "3", "--n", "9", "--init-from", str(crit / "checkpoint.pt"))
     assert one_line_error(p) and "--critic-sees-task" in p.stderr
-    p = run_script("rl2_bandit.py", "--k", "3", "--n", "9", "--init-from", str(crit / "checkpoint.pt"),
+    p = bad_input("rl2_bandit.py", "--k", "3", "--n", "9", "--init-from", str(crit / "checkpoint.pt"),
                    "--critic-sees-task", "--critic-sees-time")  # extra inputs are appended only to a plain baseline
     assert one_line_error(p) and "--critic-sees-time" in p.stderr
     # --critic-sees-time from the plain checkpoint: two more baseline inputs, recorded and adopted
@@ -1430,7 +1448,7 @@ def test_rl2_mdp_end_to_end_resume_and_bad_inputs(tmp_path):
     p = run_script("rl2_mdp.py", "--n", "3", "--eval-only", "--checkpoint", str(crit / "checkpoint.pt"),
                    "--eval-instances", "20", "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
-    p = run_script("rl2_mdp.py", "--n", "3", "--init-from", str(crit / "checkpoint.pt"))
+    p = bad_input("rl2_mdp.py", "--n", "3", "--init-from", str(crit / "checkpoint.pt"))
     assert one_line_error(p) and "--critic-sees-task" in p.stderr
 
 
@@ -1492,9 +1510,9 @@ def test_rl2_mdp_transition_phi_end_to_end(tmp_path):
     p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", str(ckpt), "--eval-instances", "20",
                    "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
-    p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--phi", "paper", "--checkpoint", str(ckpt))
+    p = bad_input("rl2_mdp.py", "--n", "2", "--eval-only", "--phi", "paper", "--checkpoint", str(ckpt))
     assert one_line_error(p) and "--phi transition" in p.stderr
-    p = run_script("rl2_mdp.py", "--n", "3", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
+    p = bad_input("rl2_mdp.py", "--n", "3", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
     assert one_line_error(p) and "--phi" in p.stderr
     # --minutes: the wall-clock budget stops the run after its first iteration, long before the steps do
     p = run_script("rl2_mdp.py", *common, "--phi", "transition", "--minutes", "1e-9", "--anneal-lr", "0.5",
@@ -1521,9 +1539,9 @@ def test_rl2_mdp_shared_value_head_end_to_end(tmp_path):
     p = run_script("rl2_mdp.py", *common, "--resume", str(out), "--total-timesteps", "400")
     assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
     assert torch.load(ckpt, weights_only=True)["steps"] == 400
-    p = run_script("rl2_mdp.py", "--n", "3", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
+    p = bad_input("rl2_mdp.py", "--n", "3", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
     assert one_line_error(p) and "--shared" in p.stderr
-    p = run_script("rl2_mdp.py", "--n", "2", "--shared", "--critic-sees-task", "--out", str(tmp_path / "y"))
+    p = bad_input("rl2_mdp.py", "--n", "2", "--shared", "--critic-sees-task", "--out", str(tmp_path / "y"))
     assert one_line_error(p) and "--critic-sees-task" in p.stderr
     p = run_script("rl2_mdp.py", *common, "--shared", "--init-from", str(ckpt), "--total-timesteps", "200",
                    "--out", str(tmp_path / "z"))
@@ -1570,11 +1588,11 @@ def test_rl2_mdp_state_head_end_to_end(tmp_path):
     p = run_script("rl2_mdp.py", *common, "--resume", str(out), "--total-timesteps", "400")
     assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
     assert torch.load(ckpt, weights_only=True)["steps"] == 400
-    p = run_script("rl2_mdp.py", *common, "--resume", str(out), "--head", "linear", "--total-timesteps", "600")
+    p = bad_input("rl2_mdp.py", *common, "--resume", str(out), "--head", "linear", "--total-timesteps", "600")
     assert one_line_error(p) and "--head state" in p.stderr
-    p = run_script("rl2_mdp.py", "--n", "3", "--shared", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
+    p = bad_input("rl2_mdp.py", "--n", "3", "--shared", "--init-from", str(ckpt), "--out", str(tmp_path / "x"))
     assert one_line_error(p) and "--head state" in p.stderr
-    p = run_script("rl2_mdp.py", "--n", "2", "--head", "state", "--policy", "mlp", "--out", str(tmp_path / "y"))
+    p = bad_input("rl2_mdp.py", "--n", "2", "--head", "state", "--policy", "mlp", "--out", str(tmp_path / "y"))
     assert one_line_error(p) and "--head state" in p.stderr
 
 
@@ -1670,7 +1688,7 @@ def test_rl2_mdp_aux_end_to_end(tmp_path):
     p = run_script(*common[:-1], "400", "--resume", str(out))
     assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
     assert torch.load(ckpt, weights_only=True)["steps"] == 400
-    p = run_script(*common[:-1], "600", "--resume", str(out), "--aux", "reward")
+    p = bad_input(*common[:-1], "600", "--resume", str(out), "--aux", "reward")
     assert one_line_error(p) and "--aux" in p.stderr
     p = run_script(*common, "--aux", "model", "--init-from", str(tmp_path / "aux0" / "checkpoint.pt"),
                    "--out", str(tmp_path / "from_plain"))  # --aux model: the head has S*A*(1 + S) outputs
@@ -1679,11 +1697,11 @@ def test_rl2_mdp_aux_end_to_end(tmp_path):
     assert model["aux"] == "model" and model["agent"]["aux_head.weight"].shape[0] == rl2_mdp.aux_width("model") == 550
     p = run_script(*common, "--init-from", str(ckpt), "--out", str(tmp_path / "drop_head"))  # the head is dropped
     assert p.returncode == 0, p.stderr
-    p = run_script(*common, "--aux", "reward", "--init-from", str(ckpt), "--out", str(tmp_path / "other_head"))
+    p = bad_input(*common, "--aux", "reward", "--init-from", str(ckpt), "--out", str(tmp_path / "other_head"))
     assert one_line_error(p) and "--aux q" in p.stderr
     for bad in (["--aux", "q", "--imitate", "myopic"], ["--aux", "q", "--policy", "mlp"], ["--aux-coef", "0"],
                 ["--aux", "value"]):
-        p = run_script(*common, *bad, "--out", str(tmp_path / "bad"))
+        p = bad_input(*common, *bad, "--out", str(tmp_path / "bad"))
         assert one_line_error(p) and p.returncode == 2 and "--aux" in p.stderr, (bad, p.stderr)
 
 
@@ -1746,9 +1764,9 @@ def test_rl2_mdp_value_phi_end_to_end(tmp_path):
     p = run_script("rl2_mdp.py", "--n", "3", "--eval-only", "--checkpoint", str(ckpt), "--eval-instances", "20",
                    "--no-baselines")
     assert p.returncode == 0 and "RL2" in p.stdout, p.stderr
-    p = run_script("rl2_mdp.py", "--n", "2", "--phi", "value", "--out", str(tmp_path / "x"))
+    p = bad_input("rl2_mdp.py", "--n", "2", "--phi", "value", "--out", str(tmp_path / "x"))
     assert one_line_error(p) and "--head state" in p.stderr
-    p = run_script("rl2_mdp.py", *common, "--phi", "transition", "--init-from", str(ckpt), "--out", str(tmp_path / "y"))
+    p = bad_input("rl2_mdp.py", *common, "--phi", "transition", "--init-from", str(ckpt), "--out", str(tmp_path / "y"))
     assert one_line_error(p) and "--phi value" in p.stderr
 
 
@@ -1816,9 +1834,9 @@ def test_rl2_mdp_imitate_end_to_end(tmp_path):
     p = run_script("rl2_mdp.py", *common, "--init-from", str(ckpt), "--total-timesteps", "200",
                    "--out", str(tmp_path / "rl"))
     assert p.returncode == 0 and "starting from the weights" in p.stdout and "KL" in p.stdout, p.stderr
-    p = run_script("rl2_mdp.py", "--n", "2", "--resume", str(tmp_path / "rl"), "--imitate", "myopic")
+    p = bad_input("rl2_mdp.py", "--n", "2", "--resume", str(tmp_path / "rl"), "--imitate", "myopic")
     assert one_line_error(p) and "TRPO" in p.stderr
-    p = run_script("rl2_mdp.py", "--n", "2", "--imitate", "myopic", "--critic-sees-task", "--out", str(tmp_path / "y"))
+    p = bad_input("rl2_mdp.py", "--n", "2", "--imitate", "myopic", "--critic-sees-task", "--out", str(tmp_path / "y"))
     assert one_line_error(p) and "--critic-sees-task" in p.stderr
 
 
