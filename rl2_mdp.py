@@ -115,6 +115,11 @@ def parse_args(argv=None):
                    help="beyond the paper: the advantages and value targets use each step's expected reward given the "
                         "state and action (known to the simulator) instead of the sampled one; the policy still sees "
                         "the sampled reward (unbiased: see trpo.py, 'expected rewards')")
+    p.add_argument("--trial-end", choices=("terminal", "truncate"), default="terminal",
+                   help="terminal: nothing is worth anything after a trial's last step (the paper's objective for n "
+                        "episodes); truncate (beyond the paper): the last step's advantage bootstraps from the value of "
+                        "the step after it, as if the trial went on, so the policy trained on n episodes keeps the "
+                        "exploration worth it when more follow (for a policy to be played for more than n episodes)")
     p.add_argument("--trials-per-task", type=int, default=1, metavar="K",
                    help="beyond the paper: play each sampled task in K trials of the batch and subtract from each "
                         "trial's advantages the mean of the other K - 1 (trpo.task_baseline; 1: the paper's estimator)")
@@ -196,6 +201,8 @@ def parse_args(argv=None):
         p.error("--shared and --critic-sees-task exclude each other: the policy must not read the task")
     if a.expected_rewards and a.imitate:
         p.error("--expected-rewards changes the TRPO advantages; --imitate has none")
+    if a.trial_end == "truncate" and a.imitate:
+        p.error("--trial-end truncate changes the TRPO advantages; --imitate has none")
     if a.aux and a.imitate:
         p.error("--aux joins the TRPO loss; --imitate has none")
     if a.aux and a.policy == "mlp":
@@ -361,7 +368,7 @@ def myopic_target(n_sa, r_sum, s):
 
 @torch.no_grad()
 def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transition=False, targets=False,
-         value_phi=False):
+         value_phi=False, bootstrap=False):
     """Play B = len(P) trials of n episodes of `horizon` steps with the recurrent policy, all
     trials at once. Every episode starts in state 0; the hidden state starts at zero for each trial
     and is carried across its n episodes (never reset at an episode boundary, §2.2).
@@ -371,7 +378,9 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
     value_phi=True (implies transition): also the pair times the agent's value of the state it led to (--phi value).
     targets=True (with store): the buffer also holds "targets" (n * horizon, B, A), the myopic yardstick's
     action at every state the policy reaches given the trial's history so far (DAgger's labels), and no
-    "values" (DAgger fits no baseline, so the value network is not run)."""
+    "values" (DAgger fits no baseline, so the value network is not run).
+    bootstrap=True (with store): the buffer also holds "last_value" (B,), the value of the step after the trial's
+    last (the next episode's first, as if the trial went on), for --trial-end truncate."""
     B, S, A, _ = P.shape
     device = P.device
     P_cum = P.cumsum(-1)
@@ -423,6 +432,12 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
     if not store:
         return rewards
     batch = {key: torch.stack(v) for key, v in buf.items() if v}
+    if bootstrap:  # the input the (n + 1)-th episode's first step would see; only its value is read
+        v = agent.state_values(h)[rows, s] if value_phi else None
+        x = phi(s, a, r, d, S, A, prev_state=s_prev if transition or value_phi else None, next_value=v)
+        if task is not None:
+            x = torch.cat([x, task], -1)
+        batch["last_value"] = agent(x.unsqueeze(0), h, None)[1][0]
     return rewards, batch
 
 
@@ -605,7 +620,8 @@ if __name__ == "__main__":
               f"{world} process(es) x {args.threads} thread(s); OPSRL reference {opsrl_ref:.2f}, "
               f"random {random_ref:.2f}", flush=True)
     trial_end = torch.zeros(L, B, device=device)
-    trial_end[-1] = 1  # GAE runs across the n episodes and stops only at the trial's end
+    trial_end[-1] = args.trial_end == "terminal"  # GAE runs across the n episodes and stops only at the trial's end
+    # (--trial-end truncate: not even there; play's last_value stands for what would follow)
     reset = torch.zeros(L, B, device=device)
     while steps < args.total_timesteps:
         if trpo.start_iteration(optimizer, args, steps, seconds, interrupted, device):  # all processes together
@@ -615,14 +631,15 @@ if __name__ == "__main__":
         gen = torch.Generator().manual_seed(iter_seed)
         P, R_mean = sample_mdps(B, np.random.default_rng(iter_seed), device, per_task=args.trials_per_task)
         rewards, batch = play(agent, P, R_mean, args.n, gen, store=True, transition=args.phi == "transition",
-                              value_phi=args.phi == "value", targets=bool(args.imitate))
+                              value_phi=args.phi == "value", targets=bool(args.imitate),
+                              bootstrap=args.trial_end == "truncate" and not args.imitate)
         if args.imitate:  # DAgger: the policy's own trials, the myopic action as the label at every state
             info = trpo.imitation_step(agent, optimizer, batch["obs"], batch["targets"], args.epochs,
                                        args.minibatch, gen)
         else:
             scored = batch["mean_rewards"] if args.expected_rewards else rewards  # the same expected gradient
             adv, ret = trpo.gae((scored - REWARD_SHIFT) / REWARD_SCALE, batch["values"], trial_end, args.gamma,
-                                args.lam)
+                                args.lam, last_value=batch.pop("last_value", None))
             adv = trpo.task_baseline(adv, args.trials_per_task)  # the same MDP's other trials (1: no-op)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             if args.aux:

@@ -1496,6 +1496,36 @@ def test_mdp_transition_phi_spells_out_the_previous_pair():
     assert torch.allclose(logits, buf["logits"], atol=1e-5)
 
 
+def test_mdp_truncated_trial_end_bootstraps_from_the_next_episodes_first_value():
+    """--trial-end truncate: play(bootstrap=True)'s last_value is exactly the value the agent gives the first
+    step of episode n + 1 (the same trials played one episode longer, the same random draws until then), for
+    the separate and the shared value network and both phis; and trpo.gae with that last_value and no trial end
+    equals the n + 1-episode GAE cut after its first n * T steps' deltas (a naive loop here)."""
+    n, B, gamma, lam = 2, 40, 0.9, 0.7
+    P, R_mean = rl2_mdp.sample_mdps(B, np.random.default_rng(3))
+    for kind, shared in (("paper", False), ("transition", True)):
+        torch.manual_seed(0)
+        agent = gru.RecurrentAgent(rl2_mdp.n_inputs(kind), A, 16, shared=shared)
+        transition = kind == "transition"
+        rewards, short = rl2_mdp.play(agent, P, R_mean, n, torch.Generator().manual_seed(4), store=True,
+                                      transition=transition, bootstrap=True)
+        _, longer = rl2_mdp.play(agent, P, R_mean, n + 1, torch.Generator().manual_seed(4), store=True,
+                                 transition=transition)
+        assert "last_value" not in rl2_mdp.play(agent, P, R_mean, n, torch.Generator().manual_seed(4),
+                                                store=True, transition=transition)[1]
+        L = n * T
+        assert torch.equal(short["actions"], longer["actions"][:L])
+        assert torch.allclose(short["last_value"], longer["values"][L], atol=1e-6)
+        values = short["values"]
+        adv, ret = trpo.gae(rewards, values, torch.zeros(L, B), gamma, lam, last_value=short["last_value"])
+        nxt = torch.cat([values[1:], short["last_value"][None]])
+        delta = rewards + gamma * nxt - values
+        for t in (0, L // 2, L - 1):
+            expect = sum((gamma * lam) ** (u - t) * delta[u] for u in range(t, L))
+            assert torch.allclose(adv[t], expect, atol=1e-5)
+        assert torch.allclose(ret[L - 1], rewards[L - 1] + gamma * short["last_value"], atol=1e-5)
+
+
 def test_rl2_mdp_transition_phi_end_to_end(tmp_path):
     """--phi transition trains, is recorded in the checkpoint and results.json, is adopted by
     --eval-only, and a contradicting --phi or a curriculum from a paper-phi checkpoint is a one-line error."""
