@@ -108,6 +108,11 @@ def parse_args(argv=None):
     p.add_argument("--shared", action="store_true",
                    help="beyond the paper for bandits: a value head on the policy's GRU instead of a separate value "
                         "GRU (the paper's maze network; rl2_mdp.py's best recipe) (with --eval-only / --resume: the checkpoint's)")
+    p.add_argument("--trial-end", choices=("terminal", "truncate"), default="terminal",
+                   help="terminal: nothing is worth anything after a trial's last pull (the paper's objective for n "
+                        "pulls); truncate (beyond the paper): the last pull's advantage bootstraps from the value of "
+                        "pull n + 1, as if the trial went on, so a policy trained on n pulls keeps the exploration "
+                        "worth it when more follow (for a policy to be played for more than n pulls)")
     p.add_argument("--critic-sees-time", action="store_true",
                    help="beyond the paper: the value baseline also reads the time in the trial, t/n and the discount "
                         "mass left 1 - gamma^(n - t) (the policy never does; see time_features)")
@@ -187,6 +192,10 @@ def parse_args(argv=None):
         p.error("--expected-rewards changes the TRPO advantages; --imitate has none")
     if a.critic_sees_task and a.imitate:
         p.error("--critic-sees-task changes the TRPO baseline; --imitate has none")
+    if a.trial_end == "truncate" and a.imitate:
+        p.error("--trial-end truncate changes the TRPO advantages; --imitate has none")
+    if a.trial_end == "truncate" and a.critic_sees_time:
+        p.error("--trial-end truncate and --critic-sees-time exclude each other: the time features end at pull n")
     if a.critic_sees_time and a.imitate:
         p.error("--critic-sees-time changes the TRPO baseline; --imitate has none")
     if a.shared and (a.critic_sees_task or a.critic_sees_time):
@@ -232,13 +241,15 @@ def n_inputs(k, kind):
 
 
 @torch.no_grad()
-def play(agent, probs, n, generator, store=False, pair=False, critic_task=False, critic_time=None):
+def play(agent, probs, n, generator, store=False, pair=False, critic_task=False, critic_time=None, bootstrap=False):
     """Play B = len(probs) trials of n pulls with the recurrent policy, all trials at once.
     The hidden state starts at zero for each trial and is carried across its n episodes.
     Returns rewards (n, B) and, with store=True, the rollout buffer for the TRPO update (with
     mean_rewards, the pulled arm's p at each step: --expected-rewards).
     With store=True, what only the baseline reads goes after phi: the arm means p (critic_task) and
-    critic_time[t], an (n, m) table of per-step features (time_features)."""
+    critic_time[t], an (n, m) table of per-step features (time_features).
+    bootstrap=True (with store): the buffer also holds "last_value" (B,), the value of pull n + 1's input, as if
+    the trial went on (--trial-end truncate; not with critic_time, whose table ends at n)."""
     B, k = probs.shape
     device = probs.device
     h = agent.initial_state(B, device)
@@ -271,6 +282,11 @@ def play(agent, probs, n, generator, store=False, pair=False, critic_task=False,
     if not store:
         return rewards
     batch = {key: torch.stack(v) for key, v in buf.items()}
+    if bootstrap:  # the input pull n + 1 would see; only its value is read
+        x = phi(a, r, d, k, pair)
+        if privileged and critic_task:
+            x = torch.cat([x, probs], -1)
+        batch["last_value"] = agent(x.unsqueeze(0), h, None)[1][0]
     return rewards, batch
 
 
@@ -748,7 +764,8 @@ if __name__ == "__main__":
               f"{world} process(es) x {args.threads} thread(s); Gittins reference {gittins_ref:.3f}, "
               f"random {random_ref:.3f}", flush=True)
     trial_end = torch.zeros(args.n, B, device=device)
-    trial_end[-1] = 1  # GAE runs across the n episodes and stops only at the trial's end
+    trial_end[-1] = args.trial_end == "terminal"  # GAE runs across the n episodes and stops only at the trial's end
+    # (--trial-end truncate: not even there; play's last_value stands for what would follow)
     reset = torch.zeros(args.n, B, device=device)
     while steps < args.total_timesteps:
         if trpo.start_iteration(optimizer, args, steps, seconds, interrupted, device):  # all processes together
@@ -769,9 +786,11 @@ if __name__ == "__main__":
                 rewards = play(agent, probs, args.n, gen, pair=pair)  # the policy's own trials, only to measure trial_reward
         else:
             rewards, batch = play(agent, probs, args.n, gen, store=True, pair=pair, critic_task=args.critic_sees_task,
-                                  critic_time=time_features(args.n, args.gamma, device) if args.critic_sees_time else None)
+                                  critic_time=time_features(args.n, args.gamma, device) if args.critic_sees_time else None,
+                                  bootstrap=args.trial_end == "truncate")
             scored = batch["mean_rewards"] if args.expected_rewards else rewards  # the same expected gradient
-            adv, ret = trpo.gae(value_rewards(scored, args), batch["values"], trial_end, args.gamma, args.lam)
+            adv, ret = trpo.gae(value_rewards(scored, args), batch["values"], trial_end, args.gamma, args.lam,
+                                last_value=batch.pop("last_value", None))
             adv = trpo.task_baseline(adv, args.trials_per_task)  # the same bandit's other trials (1: no-op)
             batch.update(advantages=adv, returns=ret, reset=reset, h0=agent.initial_state(B, device))
             info = trpo.update(agent, optimizer, batch, policy_params=agent.policy_parameters(), clip=args.clip,

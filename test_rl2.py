@@ -463,6 +463,27 @@ def test_bandit_hidden_state_carried_within_trial_reset_between_trials():
     assert torch.all(batch["obs"][1:, :, k + 1] == 1)  # the done flag reaches the policy
 
 
+def test_bandit_truncated_trial_end_bootstraps_from_pull_n_plus_one():
+    """--trial-end truncate (bandit): play(bootstrap=True)'s last_value is exactly the value the agent gives pull
+    n + 1 of the same trials played one pull longer (the same random draws until then), with and without the
+    baseline's task inputs and for both phis; the flag refuses --critic-sees-time and --imitate."""
+    k, n, B = 4, 7, 16
+    probs = rl2_bandit.sample_bandits(B, k, torch.Generator().manual_seed(5))
+    for pair, critic_task, shared in ((False, False, True), (True, True, False)):
+        torch.manual_seed(1)
+        agent = gru.make_agent("gru", rl2_bandit.n_inputs(k, "pair" if pair else "paper"), k, 16,
+                               critic_extra=k if critic_task else 0, shared=shared)
+        kw = dict(store=True, pair=pair, critic_task=critic_task)
+        _, short = rl2_bandit.play(agent, probs, n, torch.Generator().manual_seed(6), bootstrap=True, **kw)
+        _, longer = rl2_bandit.play(agent, probs, n + 1, torch.Generator().manual_seed(6), **kw)
+        assert torch.equal(short["actions"], longer["actions"][:n])
+        assert torch.allclose(short["last_value"], longer["values"][n], atol=1e-6)
+        assert "last_value" not in rl2_bandit.play(agent, probs, n, torch.Generator().manual_seed(6), **kw)[1]
+    for argv in (["--trial-end", "truncate", "--critic-sees-time"], ["--trial-end", "truncate", "--imitate", "gittins"]):
+        r = bad_input("rl2_bandit.py", *argv)
+        assert r.returncode != 0 and "--trial-end truncate" in r.stderr
+
+
 @pytest.mark.parametrize("policy", ["gru", "mlp"])
 def test_critic_only_inputs_never_reach_the_policy(policy):
     """--critic-sees-task: the arm means appended to phi change the baseline's values but leave the
@@ -1524,6 +1545,8 @@ def test_mdp_truncated_trial_end_bootstraps_from_the_next_episodes_first_value()
             expect = sum((gamma * lam) ** (u - t) * delta[u] for u in range(t, L))
             assert torch.allclose(adv[t], expect, atol=1e-5)
         assert torch.allclose(ret[L - 1], rewards[L - 1] + gamma * short["last_value"], atol=1e-5)
+    r = bad_input("rl2_mdp.py", "--trial-end", "truncate", "--imitate", "myopic")
+    assert r.returncode != 0 and "--trial-end truncate" in r.stderr
 
 
 def test_rl2_mdp_transition_phi_end_to_end(tmp_path):
