@@ -10,6 +10,8 @@ python rl2_mdp.py --n 25 --eval-only --checkpoint runs/s25/hour2p_control/checkp
     --no-baselines > runs/s25/hour2p_control_at_n25.log 2>&1
 for n in 10 25; do
   python results/session18/paired.py $n runs/s25/hour2p_control/checkpoint.pt results/session23/hour2p_b512/checkpoint.pt \
-      results/session25/hour2p_trunc/checkpoint.pt > runs/s25/hour2p_control_paired_n$n.txt 2>&1 &
+      > runs/s25/hour2p_control_paired_n$n.txt 2>&1 &
 done
 wait
+python results/session18/paired.py 25 runs/s25/hour2p_control/checkpoint.pt results/session25/hour2p_trunc/checkpoint.pt \
+    > runs/s25/hour2p_control_vs_trunc_n25.txt 2>&1
