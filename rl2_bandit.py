@@ -259,11 +259,16 @@ def play(agent, probs, n, generator, store=False, pair=False, critic_task=False,
     buf = {key: [] for key in ("obs", "actions", "logits", "rewards", "values", "mean_rewards")}
     rows = torch.arange(B, device=device)
     privileged = store and getattr(agent, "critic_extra", 0)
-    for t in range(n):
+
+    def step_input(t):  # phi of pull t, from the loop's running a, r, d
         x = phi(a, r, d, k, pair)
         if privileged:  # --critic-sees-task / -time: the baseline also reads these; the policy slices them off
             extra = ([probs] if critic_task else []) + ([critic_time[t].expand(B, -1)] if critic_time is not None else [])
             x = torch.cat([x] + extra, -1)
+        return x
+
+    for t in range(n):
+        x = step_input(t)
         logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store)
         logits = logits[0]
         u = torch.rand(B, 1, generator=generator).to(device)
@@ -283,10 +288,7 @@ def play(agent, probs, n, generator, store=False, pair=False, critic_task=False,
         return rewards
     batch = {key: torch.stack(v) for key, v in buf.items()}
     if bootstrap:  # the input pull n + 1 would see; only its value is read
-        x = phi(a, r, d, k, pair)
-        if privileged and critic_task:
-            x = torch.cat([x, probs], -1)
-        batch["last_value"] = agent(x.unsqueeze(0), h, None)[1][0]
+        batch["last_value"] = agent(step_input(n).unsqueeze(0), h, None)[1][0]
     return rewards, batch
 
 

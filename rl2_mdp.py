@@ -397,11 +397,16 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
         n_sa, r_sum = torch.zeros(B, S, A, device=device), torch.zeros(B, S, A, device=device)
     rows = torch.arange(B, device=device)
     task = task_features(P, R_mean) if store and getattr(agent, "critic_extra", 0) else None
-    for t in range(n * horizon):
+
+    def step_input():  # phi of the current step, from the loop's running s, a, r, d, s_prev and h
         v = agent.state_values(h)[rows, s] if value_phi else None  # V(h_{t-1}, s_t): the state's value before this step
         x = phi(s, a, r, d, S, A, prev_state=s_prev if transition or value_phi else None, next_value=v)
         if task is not None:  # --critic-sees-task: the baseline also reads the MDP; the policy slices it off
             x = torch.cat([x, task], -1)
+        return x
+
+    for t in range(n * horizon):
+        x = step_input()
         logits, value, h = agent(x.unsqueeze(0), h, None, need_value=store and not targets)  # DAgger needs no baseline
         logits = logits[0]
         u = torch.rand(B, 1, generator=generator).to(device)
@@ -433,11 +438,7 @@ def play(agent, P, R_mean, n, generator, store=False, horizon=HORIZON, transitio
         return rewards
     batch = {key: torch.stack(v) for key, v in buf.items() if v}
     if bootstrap:  # the input the (n + 1)-th episode's first step would see; only its value is read
-        v = agent.state_values(h)[rows, s] if value_phi else None
-        x = phi(s, a, r, d, S, A, prev_state=s_prev if transition or value_phi else None, next_value=v)
-        if task is not None:
-            x = torch.cat([x, task], -1)
-        batch["last_value"] = agent(x.unsqueeze(0), h, None)[1][0]
+        batch["last_value"] = agent(step_input().unsqueeze(0), h, None)[1][0]
     return rewards, batch
 
 
