@@ -57,7 +57,7 @@ from gru import POLICIES, load_widened, make_agent
 EXPERIMENT = "mdp"
 PHIS = ("paper", "transition", "value")  # --phi: the input embedding (phi below)
 HEADS = ("linear", "state")  # --head: one output layer, or one per current state (beyond the paper)
-AUX_TARGETS = ("q", "reward", "model")  # --aux: what the auxiliary head regresses (aux_targets below)
+AUX_TARGETS = ("q", "reward", "model", "reward+q")  # --aux: what the auxiliary head regresses (aux_targets below)
 N_STATES, N_ACTIONS, HORIZON = 10, 5, 10  # |S|, |A|, T of §3.2
 # The value baseline is fitted to returns of (r - REWARD_SHIFT) / REWARD_SCALE, not of r. Every trial
 # has exactly n * T steps, so a constant shift changes every trajectory's discounted return by the
@@ -127,7 +127,7 @@ def parse_args(argv=None):
                    help="beyond the paper: a linear head on the policy's GRU regresses, at every step, a fact about the "
                         "MDP for all 50 (state, action) pairs beside the TRPO loss; q: the true MDP's optimal action "
                         "values for the steps left in the episode, per step; reward: its mean rewards; model: its mean "
-                        "rewards and its transition probabilities (S*A*S more outputs). The policy never "
+                        "rewards and its transition probabilities (S*A*S more outputs); reward+q: both of those. The policy never "
                         "reads the head (aux_targets; with --eval-only / --resume: the checkpoint's)")
     p.add_argument("--aux-coef", type=float, default=1.0, help="weight of the --aux regression loss")
     p.add_argument("--critic-sees-task", action="store_true",
@@ -265,8 +265,10 @@ def new_agent(args, device):
 
 
 def aux_width(kind):
-    """Outputs of the --aux head: one per (state, action) pair, and one per (state, action, next state) for model."""
-    return 0 if kind is None else N_STATES * N_ACTIONS * (1 + N_STATES if kind == "model" else 1)
+    """Outputs of the --aux head: one per (state, action) pair, one more per (state, action, next state) for model,
+    two per pair for reward+q."""
+    per_pair = {None: 0, "q": 1, "reward": 1, "model": 1 + N_STATES, "reward+q": 2}[kind]
+    return N_STATES * N_ACTIONS * per_pair
 
 
 def critic_extra(args):
@@ -291,8 +293,13 @@ def aux_targets(kind, P, R_mean, n, horizon=HORIZON):
     MDP (a belief over the model, as in VariBAD-style task inference). Scaled so the two parts weigh alike: each
     P[s, a, :] is standardised by its prior standard deviation under the flat Dirichlet and divided by sqrt(S), so
     its S entries carry one reward's prior variance, and both parts are multiplied by sqrt(1 + S) so the reward
-    part weighs in trpo.update's mean over S*A*(1 + S) outputs as much as --aux reward's over S*A."""
+    part weighs in trpo.update's mean over S*A*(1 + S) outputs as much as --aux reward's over S*A.
+    reward+q: both, (n * horizon, B, 2 * S*A), each multiplied by sqrt(2) so that each weighs in the mean over
+    2 * S*A outputs as much as it does alone: the head's loss is then the reward loss plus the q loss."""
     B, S, A = R_mean.shape
+    if kind == "reward+q":
+        return 2 ** 0.5 * torch.cat([aux_targets("reward", P, R_mean, n, horizon),
+                                     aux_targets("q", P, R_mean, n, horizon)], -1)
     if kind == "reward":
         return (R_mean - 1.0).flatten(1).expand(n * horizon, B, S * A)
     if kind == "model":

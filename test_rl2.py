@@ -1663,6 +1663,12 @@ def test_mdp_aux_targets_are_the_true_mdps_action_values_per_step():
         np.testing.assert_allclose(target[t].numpy(), Q[:, t % T].reshape(6, 50) / (T - t % T) - 1, atol=1e-12)
     reward = rl2_mdp.aux_targets("reward", P, R, 3)
     assert reward.shape == (3 * T, 6, 50) and torch.equal(reward[7], R.flatten(1) - 1) and torch.equal(reward[0], reward[-1])
+    both = rl2_mdp.aux_targets("reward+q", P, R, 3)  # sqrt(2) * [reward, q]: its MSE is the two MSEs summed
+    assert both.shape == (3 * T, 6, 100) == (3 * T, 6, rl2_mdp.aux_width("reward+q"))
+    torch.testing.assert_close(both, 2 ** 0.5 * torch.cat([reward, target], -1), rtol=0, atol=1e-12)
+    guess = torch.randn(3 * T, 6, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close((2 ** 0.5 * guess - both).square().mean(),
+                               (guess[..., :50] - reward).square().mean() + (guess[..., 50:] - target).square().mean())
 
 
 def test_aux_head_never_moves_the_policy_and_trpo_update_fits_it():
