@@ -150,6 +150,10 @@ def parse_args(argv=None):
     p.add_argument("--minutes", type=float, default=0.0, metavar="M",
                    help="also stop after M minutes of training (wall time; 0: no limit); --anneal-lr then decays "
                         "over the last fraction F of the M minutes, so a run on a faster machine simply takes more steps")
+    p.add_argument("--ema", type=float, nargs="+", default=[], metavar="D",
+                   help="beyond the paper: also keep an exponential moving average of the weights with decay D per "
+                        "iteration (one or more D in [0, 1)), written as checkpoint_ema<D>.pt beside checkpoint.pt "
+                        "for --eval-only (trpo.polyak)")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start from the weights of an MDP checkpoint with any n (a curriculum over n)")
     p.add_argument("--eval-instances", type=int, default=1000)
@@ -207,6 +211,8 @@ def parse_args(argv=None):
         p.error("--aux joins the TRPO loss; --imitate has none")
     if a.aux and a.policy == "mlp":
         p.error("--aux is for --policy gru (it shapes the GRU's state)")
+    if not all(0 <= d < 1 for d in a.ema):
+        p.error("--ema decays must lie in [0, 1)")
     if not a.aux_coef > 0:
         p.error("--aux-coef must be positive")
     if a.critic_sees_task and a.imitate:
@@ -610,11 +616,19 @@ if __name__ == "__main__":
             w.writeheader()
             w.writerows(kept)
 
+    # --ema: averages of the weights, started from the weights training starts with (a resumed run: its own)
+    ema = {str(d): {k: v.detach().clone() for k, v in agent.state_dict().items()} for d in args.ema}
+    if args.resume:  # the checkpoint's averages go on; a different --ema cannot continue them
+        if args.ema and set(ckpt.get("ema", {})) != set(ema):
+            trpo.input_error(f"{ckpt_path} holds averages for --ema {' '.join(ckpt.get('ema', {})) or '(none)'}: "
+                             f"resume without --ema or with the same decays")
+        ema = ckpt.get("ema", {})
+
     def state():
         return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
                 "critic_sees_task": args.critic_sees_task, "phi": args.phi, "shared": args.shared, "head": args.head,
                 "imitate": args.imitate, "aux": args.aux, "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
-                "iteration": iteration, "steps": steps, "seconds": seconds,
+                "iteration": iteration, "steps": steps, "seconds": seconds, "ema": ema,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
 
     interrupted = []
@@ -657,6 +671,8 @@ if __name__ == "__main__":
                                vf_coef=args.vf_coef, ent_coef=args.ent_coef, generator=gen, aux_coef=args.aux_coef,
                                kl_check=args.kl_check)
         trpo.stop_if_not_finite(info, agent, iteration + 1, ckpt_path)  # before anything is saved
+        for d, average in ema.items():
+            trpo.polyak(average, agent, float(d))
         iteration += 1
         steps += rewards.numel() * world
         dt = time.perf_counter() - t0
@@ -691,6 +707,9 @@ if __name__ == "__main__":
     trpo.check_identical(agent, log)  # under torchrun: every process ends with the same parameters
     if log:
         trpo.save_checkpoint(ckpt_path, state())
+        for d, average in ema.items():  # a plain checkpoint of the averaged weights: --eval-only, --init-from
+            trpo.save_checkpoint(os.path.join(args.out, f"checkpoint_ema{d}.pt"),
+                                 {**state(), "agent": average, "ema": {}})
     trpo.close_distributed()  # all processes leave together, once rank 0 has saved
     if not log:
         trpo.worker_exit()

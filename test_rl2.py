@@ -419,6 +419,23 @@ def test_learning_rate_schedule_and_its_use_in_training(tmp_path):
     assert one_line_error(p) and "--anneal-lr" in p.stderr
 
 
+def test_polyak_average_is_the_exponentially_weighted_sum_of_the_iterates():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2)
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    average = {k: v.clone() for k, v in start.items()}
+    iterates, decay = [], 0.7
+    for _ in range(4):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+        iterates.append({k: v.clone() for k, v in net.state_dict().items()})
+        trpo.polyak(average, net, decay)
+    for k in start:  # d^4 w0 + (1 - d) sum_t d^(4 - t) w_t
+        closed = decay ** 4 * start[k] + sum((1 - decay) * decay ** (4 - t) * it[k] for t, it in enumerate(iterates, 1))
+        torch.testing.assert_close(average[k], closed)
+
+
 def test_trpo_value_regression_reduces_value_loss():
     agent, batch = _toy_batch(seed=1)
     opt = torch.optim.Adam(agent.parameters(), lr=3e-3)
@@ -1414,8 +1431,13 @@ def test_short_mdp_training_beats_random():
 def test_rl2_mdp_end_to_end_resume_and_bad_inputs(tmp_path):
     out = tmp_path / "run"
     common = ["--n", "2", "--trials-per-iter", "10", "--hidden", "16", "--out", str(out)]
-    p = run_script("rl2_mdp.py", *common, "--total-timesteps", "400", "--eval-instances", "40")
+    p = run_script("rl2_mdp.py", *common, "--total-timesteps", "400", "--eval-instances", "40", "--ema", "0.5", "0")
     assert p.returncode == 0, p.stderr
+    # --ema: decay 0 is the last iterate itself; the 0.5 average is carried through the resume below
+    before = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert set(before["ema"]) == {"0.5", "0.0"}
+    for name, w in torch.load(out / "checkpoint_ema0.0.pt", weights_only=True)["agent"].items():
+        assert torch.equal(w, before["agent"][name])
     res = json.loads((out / "results.json").read_text())
     assert res["experiment"] == "mdp" and res["n"] == 2 and res["steps"] == 400 and res["prior"] == "tabularl"
     assert set(res["rows"]) == {"RL2", *baselines.MDP_METHODS}
@@ -1431,6 +1453,13 @@ def test_rl2_mdp_end_to_end_resume_and_bad_inputs(tmp_path):
     assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
     iters = [int(r.split(",")[0]) for r in (out / "progress.csv").read_text().strip().splitlines()[1:]]
     assert iters == [1, 2, 3] and json.loads((out / "results.json").read_text())["steps"] == 600
+    after = torch.load(out / "checkpoint.pt", weights_only=True)
+    averaged = torch.load(out / "checkpoint_ema0.5.pt", weights_only=True)
+    for name, w in after["agent"].items():  # one more step of the average: 0.5 * (average + new weights)
+        torch.testing.assert_close(after["ema"]["0.5"][name], 0.5 * before["ema"]["0.5"][name] + 0.5 * w)
+        assert torch.equal(averaged["agent"][name], after["ema"]["0.5"][name]) and not torch.equal(w, averaged["agent"][name])
+    p = bad_input("rl2_mdp.py", "--n", "2", "--resume", str(out), "--total-timesteps", "800", "--ema", "0.9")
+    assert one_line_error(p) and "--ema" in p.stderr
     # eval-only of the checkpoint works, also at another n; a corrupted file is a one-line error
     ckpt = str(out / "checkpoint.pt")
     p = run_script("rl2_mdp.py", "--n", "2", "--eval-only", "--checkpoint", ckpt, "--eval-instances", "20",
@@ -1903,7 +1932,7 @@ def test_rl2_mdp_bad_arguments_are_one_line_errors(capsys, tmp_path):
     for argv in (["--n", "0"], ["--n", "-3"], ["--eval-instances", "1"], ["--lr", "-1"], ["--gamma", "2"],
                  ["--total-timesteps", "0"], ["--prior", "flat"], ["--device", "tpu"], ["--eval-only"],
                  ["--resume", str(tmp_path / "nowhere")], ["--n", "ten"], ["--seed", "-1"], ["--hidden", "0"],
-                 ["--vf-coef", "-1"]):
+                 ["--vf-coef", "-1"], ["--ema", "1"], ["--ema", "-0.1"]):
         with pytest.raises(SystemExit) as e:
             rl2_mdp.parse_args(argv)
         err = capsys.readouterr().err.strip().splitlines()

@@ -419,6 +419,16 @@ def seed_for(*keys):
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
 
 
+def polyak(average, agent, decay):
+    """One step of an exponential moving average of the weights (Polyak-Ruppert averaging; beyond the
+    paper): average <- decay * average + (1 - decay) * weights, for every tensor of agent.state_dict().
+    The average of the last ~1 / (1 - decay) iterates carries less of the last batches' noise than the
+    last iterate alone; it is only evaluated, never trained (rl2_mdp.py --ema)."""
+    with torch.no_grad():
+        for name, w in agent.state_dict().items():
+            average[name].mul_(decay).add_(w, alpha=1.0 - decay)
+
+
 def save_checkpoint(path, state):
     """Write to a temporary file, then rename: an interrupt or crash mid-write leaves the previous
     checkpoint intact (os.replace is atomic on POSIX)."""
