@@ -584,6 +584,9 @@ if __name__ == "__main__":
         agent.load_state_dict(ckpt["agent"])
         optimizer.load_state_dict(ckpt["optimizer"])
         iteration, steps, seconds = ckpt["iteration"], ckpt["steps"], ckpt["seconds"]
+        if args.ema and set(ckpt.get("ema", {})) != {str(d) for d in args.ema}:  # the averages go on as they were
+            trpo.input_error(f"{ckpt_path} holds averages for --ema {' '.join(ckpt.get('ema', {})) or '(none)'}: "
+                             f"resume without --ema or with the same decays")
         if log and os.path.isfile(csv_path):  # drop rows logged after the checkpoint: none is duplicated
             with open(csv_path) as f:
                 kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= iteration]
@@ -617,12 +620,8 @@ if __name__ == "__main__":
             w.writerows(kept)
 
     # --ema: averages of the weights, started from the weights training starts with (a resumed run: its own)
-    ema = {str(d): {k: v.detach().clone() for k, v in agent.state_dict().items()} for d in args.ema}
-    if args.resume:  # the checkpoint's averages go on; a different --ema cannot continue them
-        if args.ema and set(ckpt.get("ema", {})) != set(ema):
-            trpo.input_error(f"{ckpt_path} holds averages for --ema {' '.join(ckpt.get('ema', {})) or '(none)'}: "
-                             f"resume without --ema or with the same decays")
-        ema = ckpt.get("ema", {})
+    ema = (ckpt.get("ema", {}) if args.resume else
+           {str(d): {k: v.detach().clone() for k, v in agent.state_dict().items()} for d in args.ema})
 
     def state():
         return {"experiment": EXPERIMENT, "n": args.n, "hidden": args.hidden, "policy": args.policy,
